@@ -1,0 +1,106 @@
+//! The command line: global options and one subcommand per action, parsed with clap.
+//! This module only describes options; `commands/` acts on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::manifest::CacheSize;
+use crate::shell::ColorChoice;
+
+/// cachescan: which Python functions can safely take functools.lru_cache, proven by the
+/// project's own pytest suite.
+#[derive(Debug, Parser)]
+#[command(name = "cachescan", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The manifest to use (default: cachescan.yaml in this directory or the nearest parent).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Print only errors and the report.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more about each step.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to use colour (NO_COLOR is respected with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dry run: resolve every target to its `def`, check hazards, print the patch plan.
+    /// Changes nothing; cheap enough for CI on every push.
+    Plan(PlanArgs),
+    /// Patch the planned functions on disk, run the test suite, read real cache statistics
+    /// from inside the test process, give each function a verdict, restore every file.
+    Apply(ApplyArgs),
+    /// Undo an interrupted or killed run from its journal in `.cachescan/`.
+    Restore,
+    /// Print the JSON Schema of cachescan.yaml.
+    Schema,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+}
+
+/// Output formats of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Print the unified diff that `apply` would write, instead of the table.
+    #[arg(long)]
+    pub diff: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// How `apply` finds the functions that break tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    /// Patch everything at once, split failing groups in halves until each is one function.
+    Bisect,
+    /// One run per function (simple and slow; for comparison).
+    Individual,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// How failing functions are isolated.
+    #[arg(long, value_enum, default_value_t = Strategy::Bisect)]
+    pub strategy: Strategy,
+    /// Leave the `safe` functions patched at the end (journaled: `cachescan restore` undoes it).
+    #[arg(long)]
+    pub keep: bool,
+    /// Output format on stdout (the JSON report is always written to .cachescan/report.json).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Seconds one test run may take (default: project.timeout, else max(60, 5 x baseline)).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+}
+
+/// Settings that override the manifest and the environment.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Default `maxsize` (an integer, or `unbounded`); targets with their own cache_size keep it.
+    #[arg(long, value_name = "N")]
+    pub cache_size: Option<CacheSize>,
+}

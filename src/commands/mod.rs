@@ -1,0 +1,63 @@
+//! One file per subcommand, each a thin function from parsed options to an exit code.
+//! Shared here: finding and loading the manifest and resolving settings, which every
+//! command that reads a manifest does the same way.
+
+pub(crate) mod apply;
+pub(crate) mod plan;
+pub(crate) mod restore;
+pub(crate) mod schema;
+
+use std::path::{Path, PathBuf};
+
+use crate::exit_code::ExitCode;
+use crate::manifest::{MANIFEST_FILE_NAME, Manifest};
+use crate::settings::{CommandLineSettings, Settings};
+
+/// A command that failed: diagnostics to print and the exit code to leave with.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub exit: ExitCode,
+    pub reports: Vec<miette::Report>,
+}
+
+impl Failure {
+    pub(crate) fn unusable(reports: Vec<miette::Report>) -> Self {
+        Self { exit: ExitCode::Unusable, reports }
+    }
+
+    pub(crate) fn one(exit: ExitCode, report: impl Into<miette::Report>) -> Self {
+        Self { exit, reports: vec![report.into()] }
+    }
+}
+
+pub(crate) type CommandResult = Result<ExitCode, Failure>;
+
+/// `--manifest`, or `cachescan.yaml` found by walking up from the current directory.
+pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    let current = std::env::current_dir().map_err(|error| {
+        Failure::one(ExitCode::Unusable, miette::miette!("cannot read the current directory: {error}"))
+    })?;
+    crate::manifest::discover(&current).ok_or_else(|| {
+        Failure::one(
+            ExitCode::Unusable,
+            miette::miette!(
+                code = "cachescan::manifest::not-found",
+                help = "create one (see cachescan.yaml.example), or pass --manifest PATH",
+                "no {MANIFEST_FILE_NAME} in {} or any parent directory",
+                current.display()
+            ),
+        )
+    })
+}
+
+/// Load the manifest and resolve the effective settings.
+pub(crate) fn load(given: Option<&Path>, command_line: CommandLineSettings) -> Result<(Manifest, Settings), Failure> {
+    let path = manifest_path(given)?;
+    let manifest = Manifest::load(&path)
+        .map_err(|problems| Failure::unusable(problems.into_iter().map(miette::Report::new).collect()))?;
+    let settings = Settings::resolve(&manifest, command_line).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    Ok((manifest, settings))
+}

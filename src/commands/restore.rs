@@ -1,0 +1,9 @@
+//! `cachescan restore`.
+
+use crate::commands::{CommandResult, Failure};
+use crate::exit_code::ExitCode;
+use crate::shell::Shell;
+
+pub(crate) fn run(_manifest: Option<&std::path::Path>, _shell: &Shell) -> CommandResult {
+    Err(Failure::one(ExitCode::Unusable, miette::miette!("`cachescan restore` is not built yet in this version")))
+}

@@ -1,0 +1,81 @@
+//! cachescan: which Python functions can safely take `functools.lru_cache`, proven by the
+//! project's own pytest suite.
+//!
+//! Data flows one way: the manifest ([`manifest`], [`settings`]) becomes a plan ([`plan`],
+//! built on the Python source model [`source`] and [`hazard`]); `apply` writes patches
+//! ([`patch`]) through the journal ([`journal`]), runs the tests ([`process`], [`probe`],
+//! [`trial`]), and pure analysis ([`verdict`]) decides; [`report`] renders. See DESIGN.md.
+
+mod cli;
+mod commands;
+mod diagnostic;
+pub mod exit_code;
+mod fsio;
+mod hazard;
+mod manifest;
+mod pattern;
+mod patch;
+mod plan;
+mod report;
+mod schema;
+mod settings;
+mod shell;
+mod source;
+
+use clap::{CommandFactory, FromArgMatches};
+
+pub use crate::exit_code::ExitCode;
+use crate::cli::{Cli, Command};
+use crate::shell::{Shell, Verbosity};
+
+/// Parse the command line, run the command, print failures; returns the exit code.
+pub fn run() -> ExitCode {
+    let command = Cli::command().after_long_help(exit_code::EXIT_CODES_HELP).mut_subcommand("plan", |plan| {
+        plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
+    });
+    let matches = command.get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let shell = Shell::new(verbosity, cli.color);
+    let manifest = cli.manifest.as_deref();
+    let result = match &cli.command {
+        Command::Plan(args) => commands::plan::run(manifest, args, &shell),
+        Command::Apply(args) => commands::apply::run(manifest, args, &shell),
+        Command::Restore => commands::restore::run(manifest, &shell),
+        Command::Schema => commands::schema::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            for report in &failure.reports {
+                shell.diagnostic(report.as_ref());
+            }
+            failure.exit
+        }
+    }
+}
+
+/// The hazard table for `plan --help`.
+fn hazard_help() -> String {
+    let mut text = String::from("Hazards (code, severity, what it catches):\n");
+    for code in hazard::HazardCode::ALL {
+        let severity = match code.severity() {
+            hazard::HazardSeverity::Error => "error",
+            hazard::HazardSeverity::Warning => "warning",
+        };
+        text.push_str(&format!("  {:<22} {:<8} {}\n", code.as_str(), severity, code.summary()));
+    }
+    text.push_str("An error hazard skips the function unless the target lists it in allow_hazards.");
+    text
+}
+
+pub use schema::manifest_schema_json;

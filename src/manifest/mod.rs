@@ -1,0 +1,217 @@
+//! The manifest, `cachescan.yaml`: finding it, reading it and validating it.
+//!
+//! Three layers, each its own type: [`raw::RawManifest`] mirrors the YAML with spans kept;
+//! [`validate`] turns it into a [`Manifest`] whose values are known good (a target has a
+//! module or a path, sizes are >= 0, thresholds lie in [0, 1], hazard codes exist), or into
+//! a list of diagnostics that point at the offending key or value; the effective settings
+//! (command line over environment over manifest over defaults) are built by
+//! [`crate::settings`]. This module does not look at Python files.
+
+pub(crate) mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use miette::SourceSpan;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{SourceDiagnostic, SourceFile};
+use crate::hazard::HazardCode;
+
+/// The file name looked for when no `--manifest` is given.
+pub const MANIFEST_FILE_NAME: &str = "cachescan.yaml";
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub(crate) struct Manifest {
+    /// The manifest file as the user named it (or as found), for messages.
+    pub display_path: String,
+    /// The manifest file, absolute.
+    pub path: PathBuf,
+    /// The YAML text, for diagnostics that point into it.
+    pub source: SourceFile,
+    /// The project root, absolute.
+    pub root: PathBuf,
+    /// `project.root` as written (default `.`), for reports.
+    pub root_setting: String,
+    pub source_roots: Vec<String>,
+    pub test_command: Vec<String>,
+    pub timeout: Option<f64>,
+    pub env: BTreeMap<String, String>,
+    pub defaults: Defaults,
+    pub thresholds: Thresholds,
+    pub targets: Vec<Target>,
+}
+
+/// Cache settings shared by all targets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Defaults {
+    pub cache_size: CacheSize,
+    pub typed: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self { cache_size: CacheSize::Bounded(128), typed: false }
+    }
+}
+
+/// What `apply` needs to call a function worth caching.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Thresholds {
+    pub min_hit_rate: f64,
+    pub min_calls: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { min_hit_rate: 0.5, min_calls: 10 }
+    }
+}
+
+/// `maxsize` of `functools.lru_cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheSize {
+    Bounded(u64),
+    Unbounded,
+}
+
+impl CacheSize {
+    /// The Python literal for `maxsize=`.
+    pub(crate) fn python_literal(self) -> String {
+        match self {
+            CacheSize::Bounded(size) => size.to_string(),
+            CacheSize::Unbounded => "None".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for CacheSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheSize::Bounded(size) => write!(f, "{size}"),
+            CacheSize::Unbounded => f.write_str("unbounded"),
+        }
+    }
+}
+
+/// Serialized as an integer, or null when unbounded (the manifest's own spelling).
+impl Serialize for CacheSize {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CacheSize::Bounded(size) => serializer.serialize_u64(*size),
+            CacheSize::Unbounded => serializer.serialize_none(),
+        }
+    }
+}
+
+/// Accepts an integer >= 0, null, or the words `none`/`unbounded` (handy in the environment
+/// and on the command line).
+impl<'de> Deserialize<'de> for CacheSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CacheSizeVisitor;
+        impl serde::de::Visitor<'_> for CacheSizeVisitor {
+            type Value = CacheSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer >= 0, or `unbounded`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(CacheSize::Bounded(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v).map(CacheSize::Bounded).map_err(|_| {
+                    E::custom(format!("cache size must be >= 0 (or `unbounded`), not {v}"))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                v.parse()
+                    .map_err(|message: String| E::custom(message))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(CacheSize::Unbounded)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(CacheSize::Unbounded)
+            }
+        }
+        deserializer.deserialize_any(CacheSizeVisitor)
+    }
+}
+
+impl std::str::FromStr for CacheSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "none" | "None" | "null" | "unbounded" => Ok(CacheSize::Unbounded),
+            other => other.parse::<u64>().map(CacheSize::Bounded).map_err(|_| {
+                format!("cache size must be an integer >= 0 or `unbounded`, not `{other}`")
+            }),
+        }
+    }
+}
+
+/// One entry of `targets`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Position in the manifest's `targets` list (0-based), as reports name it.
+    pub index: usize,
+    pub location: TargetLocation,
+    /// Span of the `module:`/`path:` value in the YAML.
+    pub location_span: SourceSpan,
+    pub functions: Vec<Pattern>,
+    pub exclude: Vec<Pattern>,
+    pub cache_size: Option<CacheSize>,
+    pub typed: Option<bool>,
+    pub allow_hazards: Vec<HazardCode>,
+}
+
+/// Where a target's functions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TargetLocation {
+    /// A dotted module name, looked up in the source roots.
+    Module(String),
+    /// A file path relative to the project root.
+    Path(String),
+}
+
+/// A glob over qualified names, with the span it was written at.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    pub text: String,
+    pub span: SourceSpan,
+}
+
+impl Manifest {
+    /// Read and validate the manifest at `path`. Errors are diagnostics pointing into it;
+    /// a file that cannot be read at all is one diagnostic without a snippet.
+    pub(crate) fn load(path: &Path) -> Result<Manifest, Vec<SourceDiagnostic>> {
+        let display_path = path.display().to_string();
+        let text = crate::fsio::read_to_string(path).map_err(|error| {
+            vec![SourceDiagnostic::error("cachescan::manifest::unreadable", error.to_string())]
+        })?;
+        let manifest_dir = path
+            .parent()
+            .map(|dir| if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+            .unwrap_or(Path::new("."));
+        let manifest_dir = std::path::absolute(manifest_dir).map_err(|error| {
+            vec![SourceDiagnostic::error(
+                "cachescan::manifest::unreadable",
+                format!("cannot resolve the directory of {display_path}: {error}"),
+            )]
+        })?;
+        let absolute = manifest_dir.join(path.file_name().unwrap_or_default());
+        validate::validate(SourceFile::new(display_path, text), &absolute, &manifest_dir)
+    }
+
+    /// The manifest's path relative to the project root (or absolute when outside it).
+    pub(crate) fn relative_path(&self) -> String {
+        crate::plan::relative_display(&self.path, &self.root)
+    }
+}
+
+/// Find `cachescan.yaml` in `start` or the nearest parent directory, like cargo finds
+/// `Cargo.toml`.
+pub(crate) fn discover(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|dir| dir.join(MANIFEST_FILE_NAME)).find(|candidate| candidate.is_file())
+}

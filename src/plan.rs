@@ -1,0 +1,362 @@
+//! The planner: manifest + effective settings -> the exact functions to patch.
+//!
+//! For every target it finds the file (a dotted module through the source roots, or a path),
+//! parses it once ([`crate::source`]), matches the globs against qualified names, and decides
+//! per function: `patch`, or `skip` when it has an `error` hazard the target does not allow.
+//! A pattern that matches nothing is "unresolved", with a "did you mean". Problems that make
+//! the plan meaningless (missing module, missing file, syntax error) are returned as
+//! diagnostics instead. `plan` prints a [`Plan`]; `apply` consumes the same value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use miette::Severity;
+
+use crate::diagnostic::{SourceDiagnostic, closest};
+use crate::hazard::{Hazard, HazardCode, HazardSeverity};
+use crate::manifest::{CacheSize, Manifest, Target, TargetLocation};
+use crate::patch::{DecoratorEdit, Patched};
+use crate::pattern::QualnameGlob;
+use crate::settings::Settings;
+use crate::source::{PythonFile, to_span};
+
+/// What to do with one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Patch,
+    Skip,
+}
+
+/// One function the manifest selects.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedFunction {
+    /// `module:qualname`.
+    pub id: String,
+    pub module: String,
+    pub qualname: String,
+    /// Index into [`Plan::files`].
+    pub file: usize,
+    /// Index into that file's functions.
+    pub function: usize,
+    /// Index of the manifest target that selected it.
+    pub target: usize,
+    pub line: usize,
+    pub cache_size: CacheSize,
+    pub typed: bool,
+    pub action: Action,
+    pub hazards: Vec<Hazard>,
+    /// Hazards the target allows (listed in `allow_hazards`): shown as advice, never blocking.
+    pub allowed: Vec<HazardCode>,
+    /// A remark the report shows (several definitions, ...).
+    pub note: Option<String>,
+}
+
+/// A pattern that matched no function.
+#[derive(Debug, Clone)]
+pub(crate) struct Unresolved {
+    pub target: usize,
+    pub pattern: String,
+    pub message: String,
+    pub diagnostic: SourceDiagnostic,
+}
+
+/// The patch plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub files: Vec<PythonFile>,
+    pub functions: Vec<PlannedFunction>,
+    pub unresolved: Vec<Unresolved>,
+    /// Things the planner did deliberately that a user should know (overload stubs left out).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Build the plan. On error, every problem found (all targets are looked at).
+    pub(crate) fn build(manifest: &Manifest, settings: &Settings) -> Result<Plan, Vec<miette::Report>> {
+        let mut planner = Planner { manifest, settings, files: Vec::new(), by_path: HashMap::new(), problems: Vec::new() };
+        let located: Vec<(usize, Option<usize>)> =
+            manifest.targets.iter().map(|target| (target.index, planner.locate(target))).collect();
+        if !planner.problems.is_empty() {
+            return Err(planner.problems);
+        }
+        let mut plan = Plan { files: Vec::new(), functions: Vec::new(), unresolved: Vec::new(), notes: Vec::new() };
+        let mut claimed: HashMap<(usize, usize), usize> = HashMap::new();
+        for (target, file) in manifest.targets.iter().zip(located.iter().map(|(_, file)| file.unwrap_or_default())) {
+            planner.select(target, file, &mut claimed, &mut plan);
+        }
+        mark_repeated_definitions(&mut plan.functions);
+        plan.files = planner.files;
+        Ok(plan)
+    }
+
+    pub(crate) fn patched_functions(&self) -> impl Iterator<Item = &PlannedFunction> {
+        self.functions.iter().filter(|function| function.action == Action::Patch)
+    }
+
+    /// Whether the plan has findings (exit code 1): an unresolved pattern, or a function
+    /// skipped for an error hazard.
+    pub(crate) fn has_findings(&self) -> bool {
+        !self.unresolved.is_empty() || self.functions.iter().any(|function| function.action == Action::Skip)
+    }
+
+    /// Patched bytes for every file that `functions` (indices into [`Plan::functions`]) touch.
+    pub(crate) fn patch_files(&self, functions: &[usize]) -> BTreeMap<usize, Patched> {
+        let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
+        for &index in functions {
+            let planned = &self.functions[index];
+            let definition = &self.files[planned.file].functions[planned.function];
+            edits.entry(planned.file).or_default().push(DecoratorEdit {
+                line_start: definition.line_start,
+                indent: definition.indent.clone(),
+                cache_size: planned.cache_size,
+                typed: planned.typed,
+            });
+        }
+        edits.into_iter().map(|(file, edits)| (file, crate::patch::patch(&self.files[file], &edits))).collect()
+    }
+
+    /// The hazard diagnostics of one function, rendered against its Python file.
+    pub(crate) fn hazard_diagnostics(&self, planned: &PlannedFunction) -> Vec<SourceDiagnostic> {
+        let file = &self.files[planned.file];
+        planned
+            .hazards
+            .iter()
+            .map(|hazard| {
+                let (severity, suffix) = match hazard.code.severity() {
+                    _ if planned.allowed.contains(&hazard.code) => (Severity::Advice, " (allowed by the manifest)"),
+                    HazardSeverity::Error => (Severity::Error, ""),
+                    HazardSeverity::Warning => (Severity::Warning, ""),
+                };
+                SourceDiagnostic::error(format!("hazard::{}", hazard.code), format!("{}{suffix}", hazard.message))
+                    .with_severity(severity)
+                    .with_label(&file.source, to_span(hazard.range), hazard.code.as_str())
+                    .with_help(hazard.help.clone())
+            })
+            .collect()
+    }
+}
+
+struct Planner<'a> {
+    manifest: &'a Manifest,
+    settings: &'a Settings,
+    files: Vec<PythonFile>,
+    by_path: HashMap<PathBuf, usize>,
+    problems: Vec<miette::Report>,
+}
+
+impl Planner<'_> {
+    /// Find and parse the target's file; `None` after recording a problem.
+    fn locate(&mut self, target: &Target) -> Option<usize> {
+        let path = match &target.location {
+            TargetLocation::Module(module) => self.find_module(target, module)?,
+            TargetLocation::Path(relative) => {
+                let path = self.manifest.root.join(relative);
+                if !path.is_file() {
+                    self.problems.push(miette::Report::new(
+                        SourceDiagnostic::error("cachescan::plan::missing-file", format!("`{relative}` does not exist"))
+                            .with_label(&self.manifest.source, target.location_span, "relative to the project root")
+                            .with_help(format!("the project root is {}", self.manifest.root.display())),
+                    ));
+                    return None;
+                }
+                path
+            }
+        };
+        if let Some(&index) = self.by_path.get(&path) {
+            return Some(index);
+        }
+        let relative = relative_display(&path, &self.manifest.root);
+        match PythonFile::load(&path, relative) {
+            Ok(file) => {
+                self.files.push(file);
+                self.by_path.insert(path, self.files.len() - 1);
+                Some(self.files.len() - 1)
+            }
+            Err(error) => {
+                self.problems.push(miette::Report::new(*error));
+                None
+            }
+        }
+    }
+
+    fn find_module(&mut self, target: &Target, module: &str) -> Option<PathBuf> {
+        let relative = module.replace('.', "/");
+        let mut tried = Vec::new();
+        for root in &self.manifest.source_roots {
+            let base = self.manifest.root.join(root);
+            for candidate in [base.join(format!("{relative}.py")), base.join(&relative).join("__init__.py")] {
+                if candidate.is_file() {
+                    return Some(candidate);
+                }
+                tried.push(relative_display(&candidate, &self.manifest.root));
+            }
+        }
+        self.problems.push(miette::Report::new(
+            SourceDiagnostic::error("cachescan::plan::module-not-found", format!("module `{module}` not found in any source root"))
+                .with_label(&self.manifest.source, target.location_span, "not found")
+                .with_help(format!(
+                    "looked for {}; set `project.source_roots` or name the file with `path:`",
+                    tried.join(", ")
+                )),
+        ));
+        None
+    }
+
+    /// Match the target's patterns in its file and add the functions to the plan.
+    fn select(&self, target: &Target, file_index: usize, claimed: &mut HashMap<(usize, usize), usize>, plan: &mut Plan) {
+        let file = &self.files[file_index];
+        let module = match &target.location {
+            TargetLocation::Module(module) => module.clone(),
+            TargetLocation::Path(_) => module_name_of(&file.path, &self.manifest.root, &self.manifest.source_roots),
+        };
+        let compile = |pattern: &crate::manifest::Pattern| QualnameGlob::new(&pattern.text).ok();
+        let includes: Vec<_> = target.functions.iter().map(|pattern| (pattern, compile(pattern))).collect();
+        let excludes: Vec<_> = target.exclude.iter().filter_map(compile).collect();
+        let mut matched = vec![0usize; includes.len()];
+        let mut overloads = 0;
+        for (function_index, function) in file.functions.iter().enumerate() {
+            let hits: Vec<usize> = includes
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, glob))| glob.as_ref().is_some_and(|glob| glob.is_match(&function.qualname)))
+                .map(|(index, _)| index)
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            for index in &hits {
+                matched[*index] += 1;
+            }
+            if excludes.iter().any(|glob| glob.is_match(&function.qualname)) {
+                continue;
+            }
+            if function.is_overload {
+                overloads += 1;
+                continue;
+            }
+            if claimed.insert((file_index, function_index), target.index).is_some() {
+                continue;
+            }
+            let allowed: Vec<HazardCode> = function
+                .hazards
+                .iter()
+                .map(|hazard| hazard.code)
+                .filter(|code| target.allow_hazards.contains(code))
+                .collect();
+            let blocked = function
+                .hazards
+                .iter()
+                .any(|hazard| hazard.code.severity() == HazardSeverity::Error && !allowed.contains(&hazard.code));
+            plan.functions.push(PlannedFunction {
+                id: format!("{module}:{}", function.qualname),
+                module: module.clone(),
+                qualname: function.qualname.clone(),
+                file: file_index,
+                function: function_index,
+                target: target.index,
+                line: function.line,
+                cache_size: target.cache_size.unwrap_or(self.settings.cache_size),
+                typed: target.typed.unwrap_or(self.settings.typed),
+                action: if blocked { Action::Skip } else { Action::Patch },
+                hazards: function.hazards.clone(),
+                allowed,
+                note: None,
+            });
+        }
+        if overloads > 0 {
+            plan.notes.push(format!(
+                "{}: left out {overloads} `@overload` stub{} (the real definitions are patched)",
+                file.relative,
+                if overloads == 1 { "" } else { "s" }
+            ));
+        }
+        for ((pattern, glob), count) in includes.iter().zip(matched) {
+            if count == 0 && glob.is_some() {
+                plan.unresolved.push(unresolved(self.manifest, target, pattern, file));
+            }
+        }
+    }
+}
+
+fn unresolved(manifest: &Manifest, target: &Target, pattern: &crate::manifest::Pattern, file: &PythonFile) -> Unresolved {
+    let message = format!("pattern `{}` matches no function in {}", pattern.text, file.relative);
+    let help = match closest(&pattern.text, file.qualnames()) {
+        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+        None if file.functions.is_empty() => format!("{} defines no functions", file.relative),
+        None => {
+            let names: Vec<&str> = file.qualnames().take(8).collect();
+            format!("functions there include: {}", names.join(", "))
+        }
+    };
+    let diagnostic = SourceDiagnostic::error("cachescan::plan::unresolved-pattern", message.clone())
+        .with_label(&manifest.source, pattern.span, "matches nothing")
+        .with_help(help);
+    Unresolved { target: target.index, pattern: pattern.text.clone(), message, diagnostic }
+}
+
+/// Several real definitions of one name (conditional definitions): all are patched, and
+/// the report says so.
+fn mark_repeated_definitions(functions: &mut [PlannedFunction]) {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for function in functions.iter() {
+        *counts.entry(function.id.clone()).or_default() += 1;
+    }
+    for function in functions.iter_mut() {
+        let count = counts[&function.id];
+        if count > 1 {
+            function.note = Some(format!("defined {count} times; every definition is patched"));
+        }
+    }
+}
+
+/// The dotted module name of a file: relative to the first source root that contains it,
+/// or its file stem.
+pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) -> String {
+    let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    for source_root in source_roots {
+        let base = root.join(source_root);
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let Ok(relative) = path.strip_prefix(normalize(&base)) else { continue };
+        let mut parts: Vec<String> = relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+        if let Some(last) = parts.last_mut() {
+            *last = last.trim_end_matches(".py").to_owned();
+        }
+        if parts.last().is_some_and(|last| last == "__init__") {
+            parts.pop();
+        }
+        let valid = !parts.is_empty()
+            && parts.iter().all(|part| part.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic()) && part.chars().all(|c| c == '_' || c.is_alphanumeric()));
+        if valid {
+            return parts.join(".");
+        }
+    }
+    stem
+}
+
+/// Drop `.` components so `root/./src` compares equal to `root/src`.
+fn normalize(path: &Path) -> PathBuf {
+    path.components().filter(|component| !matches!(component, std::path::Component::CurDir)).collect()
+}
+
+/// `path` relative to `root` with `/` separators, or the path itself when outside.
+pub(crate) fn relative_display(path: &Path, root: &Path) -> String {
+    let path = normalize(path);
+    let relative = path.strip_prefix(normalize(root)).unwrap_or(&path);
+    relative.iter().map(|part| part.to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_come_from_the_containing_source_root() {
+        let root = Path::new("/p");
+        let roots = ["src".to_owned(), ".".to_owned()];
+        assert_eq!(module_name_of(Path::new("/p/src/shop/pricing.py"), root, &roots), "shop.pricing");
+        assert_eq!(module_name_of(Path::new("/p/src/shop/__init__.py"), root, &roots), "shop");
+        assert_eq!(module_name_of(Path::new("/p/scripts/legacy.py"), root, &roots), "scripts.legacy");
+        assert_eq!(module_name_of(Path::new("/p/scripts/my-tool.py"), root, &["src".to_owned()]), "my-tool");
+    }
+}

@@ -1,0 +1,38 @@
+//! A plain text table with left-aligned columns, sized to their widest cell.
+
+/// Render `rows` under `headers`, two spaces between columns, no trailing spaces.
+pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (index, cell) in cells.enumerate() {
+            if index > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            text.extend(std::iter::repeat_n(' ', widths[index].saturating_sub(cell.chars().count())));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_align() {
+        let text = super::render(&["A", "LONG"], &[vec!["xyz".into(), "1".into()], vec!["w".into(), "".into()]]);
+        assert_eq!(text, "A    LONG\nxyz  1\nw\n");
+    }
+}

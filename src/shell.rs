@@ -1,0 +1,106 @@
+//! The terminal: cargo-style status lines on stderr ("    Planning 11 targets in 3 files"),
+//! warnings, and miette rendering with or without colour. Colour follows `--color`, then
+//! `NO_COLOR`/`CLICOLOR_FORCE`, then whether stderr is a terminal. Everything a user reads
+//! goes through here, so `--quiet` and `--verbose` mean the same in every command.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+/// How much to say on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where status lines and diagnostics go.
+#[derive(Debug)]
+pub(crate) struct Shell {
+    pub verbosity: Verbosity,
+    color: bool,
+    stderr_is_terminal: bool,
+}
+
+const STATUS: Style = AnsiColor::Green.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+
+impl Shell {
+    pub(crate) fn new(verbosity: Verbosity, choice: ColorChoice) -> Self {
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+                let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|value| !value.is_empty() && value != "0");
+                !no_color && (forced || stderr_is_terminal)
+            }
+        };
+        Self { verbosity, color, stderr_is_terminal }
+    }
+
+    pub(crate) fn is_terminal(&self) -> bool {
+        self.stderr_is_terminal
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+    }
+
+    /// A right-aligned verb and a message, like cargo's "   Compiling foo".
+    pub(crate) fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(std::io::stderr(), "{} {message}", self.paint(STATUS, &format!("{verb:>12}")));
+        }
+    }
+
+    /// A status line shown only with `--verbose`.
+    pub(crate) fn verbose(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Verbose {
+            self.status(verb, message);
+        }
+    }
+
+    pub(crate) fn warn(&self, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(std::io::stderr(), "{}: {message}", self.paint(WARNING, "warning"));
+        }
+    }
+
+    pub(crate) fn error(&self, message: impl std::fmt::Display) {
+        let _ = writeln!(std::io::stderr(), "{}: {message}", self.paint(ERROR, "error"));
+    }
+
+    /// Render a diagnostic as text (with colour only when the shell has it).
+    pub(crate) fn render(&self, diagnostic: &dyn Diagnostic) -> String {
+        render_diagnostic(diagnostic, self.color)
+    }
+
+    /// Print a diagnostic to stderr.
+    pub(crate) fn diagnostic(&self, diagnostic: &dyn Diagnostic) {
+        let _ = write!(std::io::stderr(), "{}", self.render(diagnostic));
+    }
+}
+
+/// miette's graphical rendering, 100 columns wide, with or without colour.
+pub(crate) fn render_diagnostic(diagnostic: &dyn Diagnostic, color: bool) -> String {
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = format!("{diagnostic}\n");
+    }
+    out
+}
