@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// An I/O failure, always with the path it happened on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{action} {path}: {source}")]
+#[diagnostic(code(cachescan::io))]
 pub struct FsError {
     pub action: &'static str,
     pub path: PathBuf,
@@ -63,9 +64,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
         .map_err(fail("cannot create a temporary file in", directory))?;
     temporary.write_all(bytes).map_err(fail("cannot write", temporary.path()))?;
     temporary.as_file().sync_all().map_err(fail("cannot sync", path))?;
-    if let Some(permissions) = permissions {
-        std::fs::set_permissions(temporary.path(), permissions).map_err(fail("cannot set permissions on", path))?;
-    }
+    // A new file gets the usual 0644 rather than the temporary file's private 0600.
+    let permissions = permissions.unwrap_or_else(|| std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    std::fs::set_permissions(temporary.path(), permissions).map_err(fail("cannot set permissions on", path))?;
     temporary.persist(path).map_err(|error| fail("cannot replace", path)(error.error))?;
     sync_directory(directory);
     Ok(())

@@ -12,15 +12,24 @@ mod diagnostic;
 pub mod exit_code;
 mod fsio;
 mod hazard;
+mod interrupt;
+mod journal;
+mod lock;
 mod manifest;
 mod pattern;
 mod patch;
 mod plan;
+mod probe;
+mod process;
 mod report;
 mod schema;
 mod settings;
 mod shell;
 mod source;
+mod trial;
+mod verdict;
+#[cfg(test)]
+mod roundtrip_tests;
 
 use clap::{CommandFactory, FromArgMatches};
 

@@ -45,6 +45,10 @@ pub(crate) enum SettingsError {
 }
 
 impl Settings {
+    pub(crate) fn thresholds(&self) -> crate::manifest::Thresholds {
+        crate::manifest::Thresholds { min_hit_rate: self.min_hit_rate, min_calls: self.min_calls }
+    }
+
     pub(crate) fn resolve(manifest: &Manifest, command_line: CommandLineSettings) -> Result<Settings, SettingsError> {
         Self::resolve_with(manifest, command_line, Env::prefixed("CACHESCAN_").only(ENV_KEYS))
     }

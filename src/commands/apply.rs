@@ -1,10 +1,128 @@
-//! `cachescan apply`.
+//! `cachescan apply`: patch on disk, run the real test suite, read real cache statistics,
+//! decide, restore byte for byte.
 
-use crate::cli::ApplyArgs;
-use crate::commands::{CommandResult, Failure};
+use crate::cli::{ApplyArgs, ReportFormat};
+use crate::commands::{CommandResult, Failure, load};
 use crate::exit_code::ExitCode;
+use crate::interrupt::Interrupt;
+use crate::journal::{Conflict, Journal};
+use crate::lock::{Lock, state_dir};
+use crate::plan::Plan;
+use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
+use crate::report::plan::plural;
+use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
+use crate::trial::{Runner, TrialError};
+use crate::verdict::{self, Verdict};
 
-pub(crate) fn run(_manifest: Option<&std::path::Path>, _args: &ApplyArgs, _shell: &Shell) -> CommandResult {
-    Err(Failure::one(ExitCode::Unusable, miette::miette!("`cachescan apply` is not built yet in this version")))
+pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, shell: &Shell) -> CommandResult {
+    let command_line = CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
+    let (manifest, settings) = load(manifest_path, command_line)?;
+    let state_dir = state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let _lock = Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    if Journal::exists(&state_dir) {
+        return Err(Failure::one(
+            ExitCode::Unusable,
+            miette::miette!(
+                code = "cachescan::journal::unfinished",
+                help = "run `cachescan restore` to put those files back first",
+                "an earlier run left patched files behind (journal in {})",
+                state_dir.display()
+            ),
+        ));
+    }
+    let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
+    let patchable: Vec<usize> = (0..plan.functions.len()).filter(|&index| plan.functions[index].action == crate::plan::Action::Patch).collect();
+    shell.status("Planning", format!("{} in {}, {} to patch", plural(plan.functions.len(), "target"), plural(plan.files.len(), "file"), patchable.len()));
+    for unresolved in &plan.unresolved {
+        shell.diagnostic(&unresolved.diagnostic);
+    }
+    let interrupt = Interrupt::install();
+    let mut journal = Journal::new(&state_dir);
+    let runner = Runner::new(&manifest, &plan, shell, &interrupt, &mut journal, &state_dir, settings.timeout)
+        .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let trial = match runner.trial(args.strategy, patchable) {
+        Ok(trial) => trial,
+        Err(error) => return Err(trial_failure(error, &mut journal, shell)),
+    };
+    let verdicts = verdict::decide(&plan, &trial.evidence, &settings.thresholds());
+    let mut kept = Vec::new();
+    if args.keep {
+        kept = keep_safe(&plan, &verdicts, &mut journal).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
+    }
+    let report = ApplyReport {
+        version: 1,
+        baseline: BaselineSummary::new(trial.baseline.observation.as_ref().unwrap_or(&Default::default()), trial.baseline.duration.as_secs_f64()),
+        test_runs: trial.test_runs,
+        restored: true,
+        targets: verdicts.iter().map(|verdict| TargetVerdict::new(&plan, verdict)).collect(),
+        baseline_failures: trial.baseline_failures.into_iter().collect(),
+        kept: kept.clone(),
+    };
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Err(error) = crate::fsio::write_atomic(&state_dir.join("report.json"), format!("{json}\n").as_bytes()) {
+        shell.warn(error);
+    }
+    match args.format {
+        ReportFormat::Human => print!("{}", human(&report, &plan, shell)),
+        ReportFormat::Json => println!("{json}"),
+        ReportFormat::Markdown => print!("{}", markdown(&report)),
+    }
+    if !kept.is_empty() {
+        shell.status("Kept", format!("{} patched; `cachescan restore` undoes it", plural(kept.len(), "file")));
+    }
+    let findings = report.targets.iter().any(|target| target.verdict.is_finding());
+    Ok(if findings { ExitCode::Findings } else { ExitCode::Success })
+}
+
+/// Leave the safe functions patched, journaled as kept; print their diff on stderr.
+fn keep_safe(plan: &Plan, verdicts: &[verdict::FunctionVerdict], journal: &mut Journal) -> Result<Vec<String>, crate::journal::JournalError> {
+    let safe: Vec<usize> = verdicts.iter().filter(|verdict| verdict.verdict == Verdict::Safe).map(|verdict| verdict.function).collect();
+    let mut kept = Vec::new();
+    for (file, patched) in plan.patch_files(&safe) {
+        let file = &plan.files[file];
+        journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, true)?;
+        eprint!("{}", crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));
+        kept.push(file.relative.clone());
+    }
+    Ok(kept)
+}
+
+/// Turn a trial that stopped early into diagnostics and an exit code; every file is put
+/// back first.
+fn trial_failure(error: TrialError, journal: &mut Journal, shell: &Shell) -> Failure {
+    let conflicts = match &error {
+        TrialError::RestoreIncomplete(conflicts) => conflicts.clone(),
+        _ => journal.restore(false).unwrap_or_default(),
+    };
+    if !conflicts.is_empty() {
+        return Failure { exit: ExitCode::RestoreIncomplete, reports: conflict_reports(&conflicts) };
+    }
+    match error {
+        TrialError::Interrupted => {
+            shell.warn("interrupted; every file is restored");
+            Failure { exit: ExitCode::Interrupted, reports: Vec::new() }
+        }
+        TrialError::Journal(error) => Failure::one(ExitCode::RestoreIncomplete, error),
+        other => Failure::one(ExitCode::Unusable, other),
+    }
+}
+
+/// One diagnostic per file that is not back as it was.
+pub(crate) fn conflict_reports(conflicts: &[Conflict]) -> Vec<miette::Report> {
+    conflicts
+        .iter()
+        .map(|conflict| {
+            miette::miette!(
+                code = "cachescan::restore::conflict",
+                help = format!(
+                    "the original is kept at {}; compare, copy it back if you want it, then run `cachescan restore` again",
+                    conflict.backup.display()
+                ),
+                "{} was not restored: {}",
+                conflict.relative,
+                conflict.reason
+            )
+        })
+        .collect()
 }

@@ -1,9 +1,31 @@
-//! `cachescan restore`.
+//! `cachescan restore`: undo an interrupted, killed or `--keep` run from its journal.
 
-use crate::commands::{CommandResult, Failure};
+use crate::commands::apply::conflict_reports;
+use crate::commands::{CommandResult, Failure, load};
 use crate::exit_code::ExitCode;
+use crate::journal::Journal;
+use crate::lock::{Lock, state_dir};
+use crate::report::plan::plural;
+use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
 
-pub(crate) fn run(_manifest: Option<&std::path::Path>, _shell: &Shell) -> CommandResult {
-    Err(Failure::one(ExitCode::Unusable, miette::miette!("`cachescan restore` is not built yet in this version")))
+pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
+    let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
+    let state_dir = state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let _lock = Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let Some(mut journal) = Journal::load(&state_dir).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))? else {
+        shell.status("Restored", "nothing: no unfinished run");
+        return Ok(ExitCode::Success);
+    };
+    if let Some(group) = journal.test_group() {
+        shell.status("Stopping", format!("the test run left behind (process group {group})"));
+        crate::process::stop_orphaned_group(group);
+    }
+    let files = journal.entries().len();
+    let conflicts = journal.restore(true).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
+    if !conflicts.is_empty() {
+        return Err(Failure { exit: ExitCode::RestoreIncomplete, reports: conflict_reports(&conflicts) });
+    }
+    shell.status("Restored", format!("{}, byte for byte", plural(files, "file")));
+    Ok(ExitCode::Success)
 }

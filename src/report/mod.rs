@@ -3,4 +3,5 @@
 //! on; they grow only by adding fields.
 
 pub(crate) mod plan;
+pub(crate) mod apply;
 pub(crate) mod table;

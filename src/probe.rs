@@ -1,0 +1,292 @@
+//! The probe: statistics from inside the test process.
+//!
+//! pytest runs in its own interpreter and imports the patched files from disk, so the only
+//! place where the real `cache_info()` can be read is in that process (and in every
+//! pytest-xdist worker). `cachescan_probe.py`, a pytest plugin kept as a real Python file and
+//! embedded here, is written to a private temporary directory and loaded with
+//! `PYTHONPATH` + `PYTEST_ADDOPTS="-p cachescan_probe"`, whatever wrapper the test command is.
+//! Each pytest process writes one versioned JSON file; this module merges them: test
+//! outcomes from the controller (or the single process), cache statistics summed over the
+//! workers. A run that wrote no file is an error, never a silent zero.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The plugin's source.
+const PLUGIN_SOURCE: &str = include_str!("probe/cachescan_probe.py");
+const PROBE_FORMAT: &str = "cachescan-probe";
+const PROBE_VERSION: u32 = 1;
+
+/// A private directory holding the plugin, the target list and the bytecode cache.
+#[derive(Debug)]
+pub(crate) struct ProbeSetup {
+    dir: tempfile::TempDir,
+}
+
+/// One function the probe looks up.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ProbeTarget {
+    pub id: String,
+    pub module: String,
+    pub qualname: String,
+    /// Absolute path of the file we patch.
+    pub path: PathBuf,
+}
+
+/// One test's combined outcome (setup, call and teardown).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub(crate) struct TestResult {
+    pub outcome: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What one run's probe saw about one target.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TargetStats {
+    /// `stats`, `not-loaded`, `other-file`, `not-wrapped` or `missing`.
+    pub state: String,
+    pub loaded_files: BTreeSet<String>,
+    pub hits: u64,
+    pub misses: u64,
+    pub currsize: u64,
+}
+
+/// Everything one test run reported, merged over its processes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Observation {
+    pub tests: BTreeMap<String, TestResult>,
+    pub collected: u64,
+    pub collect_errors: Vec<(String, String)>,
+    pub targets: BTreeMap<String, TargetStats>,
+    /// pytest's exit status as the probe saw it.
+    pub exitstatus: Option<i64>,
+    /// Problems the probe itself reported.
+    pub probe_errors: Vec<String>,
+    pub python: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeFile {
+    format: String,
+    version: u32,
+    role: String,
+    #[serde(default)]
+    python: Option<String>,
+    #[serde(default)]
+    exitstatus: Option<i64>,
+    #[serde(default)]
+    collected: Option<u64>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    collect_errors: Vec<CollectError>,
+    #[serde(default)]
+    tests: Vec<ProbeTest>,
+    #[serde(default)]
+    targets: Vec<ProbeTargetReport>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CollectError {
+    nodeid: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeTest {
+    nodeid: String,
+    outcome: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeTargetReport {
+    id: String,
+    state: String,
+    #[serde(default)]
+    loaded_files: Vec<String>,
+    #[serde(default)]
+    hits: Option<u64>,
+    #[serde(default)]
+    misses: Option<u64>,
+    #[serde(default)]
+    currsize: Option<u64>,
+}
+
+/// The probe's output could not be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub(crate) enum ProbeError {
+    #[error("the test process wrote no probe report")]
+    #[diagnostic(code(cachescan::probe::silent), help("the test command must run pytest; check its output in the log"))]
+    NoReport,
+    #[error("unreadable probe report {path}: {message}")]
+    #[diagnostic(code(cachescan::probe::unreadable))]
+    Unreadable { path: String, message: String },
+}
+
+impl ProbeSetup {
+    pub(crate) fn new(targets: &[ProbeTarget]) -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("cachescan-probe-").tempdir()?;
+        std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
+        let list = serde_json::json!({ "version": 1, "targets": targets });
+        std::fs::write(dir.path().join("targets.json"), list.to_string())?;
+        std::fs::create_dir_all(dir.path().join("pycache"))?;
+        Ok(Self { dir })
+    }
+
+    /// A fresh, empty output directory for one run.
+    pub(crate) fn output_dir(&self, run: usize) -> std::io::Result<PathBuf> {
+        let out = self.dir.path().join(format!("run-{run}"));
+        if out.exists() {
+            std::fs::remove_dir_all(&out)?;
+        }
+        std::fs::create_dir_all(&out)?;
+        Ok(out)
+    }
+
+    /// The environment that loads the plugin into every pytest process of a run, and keeps
+    /// bytecode out of the user's tree (and stale bytecode out of the run).
+    pub(crate) fn environment(&self, output: &Path) -> BTreeMap<String, String> {
+        let plugin_dir = self.dir.path().display().to_string();
+        let python_path = match std::env::var("PYTHONPATH") {
+            Ok(existing) if !existing.is_empty() => format!("{plugin_dir}:{existing}"),
+            _ => plugin_dir,
+        };
+        let addopts = match std::env::var("PYTEST_ADDOPTS") {
+            Ok(existing) if !existing.is_empty() => format!("{existing} -p cachescan_probe"),
+            _ => "-p cachescan_probe".to_owned(),
+        };
+        BTreeMap::from([
+            ("PYTHONPATH".to_owned(), python_path),
+            ("PYTEST_ADDOPTS".to_owned(), addopts),
+            ("CACHESCAN_PROBE_OUT".to_owned(), output.display().to_string()),
+            ("CACHESCAN_PROBE_TARGETS".to_owned(), self.dir.path().join("targets.json").display().to_string()),
+            ("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()),
+            ("PYTHONPYCACHEPREFIX".to_owned(), self.dir.path().join("pycache").display().to_string()),
+        ])
+    }
+
+    /// Variables that must not leak into a run from our own environment.
+    pub(crate) fn environment_removed() -> Vec<String> {
+        vec!["CACHESCAN_PROBE_OWNER".to_owned()]
+    }
+}
+
+/// Read and merge every probe file of one run.
+pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(output).map_err(|_| ProbeError::NoReport)?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("probe-") && name.ends_with(".json") {
+            let path = entry.path();
+            let unreadable = |message: String| ProbeError::Unreadable { path: path.display().to_string(), message };
+            let text = std::fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
+            let file: ProbeFile = serde_json::from_str(&text).map_err(|error| unreadable(error.to_string()))?;
+            if file.format != PROBE_FORMAT || file.version != PROBE_VERSION {
+                return Err(unreadable(format!("format {} version {} is not {PROBE_FORMAT} {PROBE_VERSION}", file.format, file.version)));
+            }
+            files.push(file);
+        }
+    }
+    if files.is_empty() {
+        return Err(ProbeError::NoReport);
+    }
+    Ok(merge(files))
+}
+
+/// Outcomes from the controller or single process; statistics summed over the processes
+/// that ran tests (workers, or the single process).
+fn merge(files: Vec<ProbeFile>) -> Observation {
+    let mut observation = Observation::default();
+    let has_workers = files.iter().any(|file| file.role == "worker");
+    for file in files {
+        observation.probe_errors.extend(file.error);
+        observation.python = observation.python.or(file.python);
+        let reports_outcomes = file.role != "worker";
+        let reports_stats = if has_workers { file.role == "worker" } else { file.role != "controller" };
+        if reports_outcomes {
+            observation.exitstatus = file.exitstatus.or(observation.exitstatus);
+            observation.collected = observation.collected.max(file.collected.unwrap_or_default());
+            for test in file.tests {
+                observation.tests.insert(test.nodeid, TestResult { outcome: test.outcome, message: test.message });
+            }
+            for error in file.collect_errors {
+                if !observation.collect_errors.iter().any(|(nodeid, _)| *nodeid == error.nodeid) {
+                    observation.collect_errors.push((error.nodeid, error.message.unwrap_or_default()));
+                }
+            }
+        }
+        if reports_stats {
+            for target in file.targets {
+                merge_target(observation.targets.entry(target.id.clone()).or_default(), target);
+            }
+        }
+    }
+    observation
+}
+
+/// How much a state tells: a worker that read the wrapper outranks one that never loaded it.
+fn state_rank(state: &str) -> u8 {
+    match state {
+        "stats" => 5,
+        "not-wrapped" => 4,
+        "missing" => 3,
+        "other-file" => 2,
+        "not-loaded" => 1,
+        _ => 0,
+    }
+}
+
+fn merge_target(merged: &mut TargetStats, report: ProbeTargetReport) {
+    if state_rank(&report.state) > state_rank(&merged.state) {
+        merged.state = report.state.clone();
+        merged.loaded_files.clear();
+    }
+    if report.state == merged.state {
+        merged.loaded_files.extend(report.loaded_files);
+    }
+    if report.state == "stats" {
+        merged.hits += report.hits.unwrap_or_default();
+        merged.misses += report.misses.unwrap_or_default();
+        merged.currsize += report.currsize.unwrap_or_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(role: &str, tests: &[(&str, &str)], hits: u64, state: &str) -> ProbeFile {
+        serde_json::from_value(serde_json::json!({
+            "format": "cachescan-probe", "version": 1, "role": role, "collected": tests.len(),
+            "tests": tests.iter().map(|(nodeid, outcome)| serde_json::json!({"nodeid": nodeid, "outcome": outcome})).collect::<Vec<_>>(),
+            "targets": [{"id": "m:f", "state": state, "loaded_files": [], "hits": hits, "misses": 1, "currsize": 1}],
+        }))
+        .expect("valid probe file")
+    }
+
+    #[test]
+    fn workers_statistics_are_summed_and_outcomes_come_from_the_controller() {
+        let merged = merge(vec![
+            file("controller", &[("t::a", "passed"), ("t::b", "failed")], 0, "not-loaded"),
+            file("worker", &[], 10, "stats"),
+            file("worker", &[], 5, "stats"),
+            file("worker", &[], 0, "not-loaded"),
+        ]);
+        assert_eq!(merged.tests.len(), 2);
+        let stats = &merged.targets["m:f"];
+        assert_eq!((stats.state.as_str(), stats.hits, stats.misses), ("stats", 15, 2));
+    }
+
+    #[test]
+    fn a_run_without_probe_files_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(collect(dir.path()), Err(ProbeError::NoReport)));
+    }
+}

@@ -1,0 +1,231 @@
+//! Rendering an `apply` result: the JSON report (`version: 1`, also written to
+//! `.cachescan/report.json`), the human table with diagnostics on the `def` lines of unsafe
+//! and invisible functions, and Markdown for a pull-request comment.
+
+use serde::Serialize;
+
+use crate::diagnostic::SourceDiagnostic;
+use crate::hazard::HazardCode;
+use crate::plan::Plan;
+use crate::probe::Observation;
+use crate::report::plan::{HazardEntry, hazard_entries, plural};
+use crate::report::table;
+use crate::shell::Shell;
+use crate::source::to_span;
+use crate::verdict::{BrokenTest, FunctionVerdict, Verdict, hit_rate};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ApplyReport {
+    pub version: u32,
+    pub baseline: BaselineSummary,
+    pub test_runs: usize,
+    pub restored: bool,
+    pub targets: Vec<TargetVerdict>,
+    /// Tests that already fail without any patch (ignored in comparisons).
+    pub baseline_failures: Vec<String>,
+    /// Files left patched by `--keep`.
+    pub kept: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct BaselineSummary {
+    pub tests: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub duration_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TargetVerdict {
+    pub id: String,
+    pub path: String,
+    pub line: usize,
+    pub verdict: Verdict,
+    pub hits: Option<u64>,
+    pub misses: Option<u64>,
+    pub hit_rate: Option<f64>,
+    pub broken_tests: Vec<BrokenTest>,
+    pub hazards: Vec<HazardEntry>,
+    pub detail: String,
+    /// Files the test process loaded instead of ours (for `invisible`).
+    pub loaded_files: Vec<String>,
+}
+
+impl BaselineSummary {
+    pub(crate) fn new(observation: &Observation, duration_s: f64) -> Self {
+        let count = |outcomes: &[&str]| observation.tests.values().filter(|test| outcomes.contains(&test.outcome.as_str())).count();
+        Self {
+            tests: observation.tests.len(),
+            passed: count(&["passed", "xpassed"]),
+            failed: count(&["failed", "error"]),
+            skipped: count(&["skipped", "xfailed"]),
+            duration_s: (duration_s * 100.0).round() / 100.0,
+        }
+    }
+}
+
+impl TargetVerdict {
+    pub(crate) fn new(plan: &Plan, verdict: &FunctionVerdict) -> Self {
+        let function = &plan.functions[verdict.function];
+        let stats = verdict.stats.as_ref().filter(|stats| stats.state == "stats");
+        Self {
+            id: function.id.clone(),
+            path: plan.files[function.file].relative.clone(),
+            line: function.line,
+            verdict: verdict.verdict,
+            hits: stats.map(|stats| stats.hits),
+            misses: stats.map(|stats| stats.misses),
+            hit_rate: stats.and_then(|stats| hit_rate(stats.hits, stats.misses)),
+            broken_tests: verdict.broken.clone(),
+            hazards: hazard_entries(plan, function),
+            detail: verdict.detail.clone(),
+            loaded_files: verdict
+                .stats
+                .as_ref()
+                .filter(|stats| stats.state == "other-file")
+                .map(|stats| stats.loaded_files.iter().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn number(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
+fn rate(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| format!("{:.1}%", value * 100.0))
+}
+
+/// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
+pub(crate) fn summary(report: &ApplyReport) -> String {
+    let order = [Verdict::Safe, Verdict::LowHitRate, Verdict::NotCalled, Verdict::Invisible, Verdict::Unsafe, Verdict::Skipped];
+    let counts: Vec<String> = order
+        .iter()
+        .filter_map(|verdict| {
+            let count = report.targets.iter().filter(|target| target.verdict == *verdict).count();
+            (count > 0).then(|| format!("{count} {}", verdict.as_str()))
+        })
+        .collect();
+    format!(
+        "{}: {}; {} (baseline {} tests in {:.2} s)",
+        plural(report.targets.len(), "function"),
+        counts.join(", "),
+        plural(report.test_runs, "test run"),
+        report.baseline.tests,
+        report.baseline.duration_s
+    )
+}
+
+/// Table, diagnostics for unsafe and invisible functions, summary.
+pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String {
+    let rows: Vec<Vec<String>> = report
+        .targets
+        .iter()
+        .map(|target| {
+            vec![
+                target.id.clone(),
+                format!("{}:{}", target.path, target.line),
+                target.verdict.as_str().to_owned(),
+                number(target.hits),
+                number(target.misses),
+                rate(target.hit_rate),
+            ]
+        })
+        .collect();
+    let mut out = table::render(&["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE"], &rows);
+    for (target, function) in report.targets.iter().zip(&plan.functions) {
+        if target.verdict.is_finding() {
+            out.push('\n');
+            out.push_str(&shell.render(&verdict_diagnostic(target, plan, function)));
+        }
+    }
+    if !report.baseline_failures.is_empty() {
+        out.push_str(&format!(
+            "\nwarning: {} already fail without any patch and are ignored: {}\n",
+            plural(report.baseline_failures.len(), "test"),
+            report.baseline_failures.join(", ")
+        ));
+    }
+    out.push('\n');
+    out.push_str(&summary(report));
+    out.push('\n');
+    out
+}
+
+/// A diagnostic on the `def` line of an unsafe or invisible function.
+fn verdict_diagnostic(target: &TargetVerdict, plan: &Plan, function: &crate::plan::PlannedFunction) -> SourceDiagnostic {
+    let file = &plan.files[function.file];
+    let definition = &file.functions[function.function];
+    let (message, label, help) = match target.verdict {
+        Verdict::Unsafe => {
+            let mut message = format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
+            for test in &target.broken_tests {
+                let outcome = test.outcome.as_deref().unwrap_or("missing");
+                message.push_str(&format!("\n  {} ({} -> {outcome})", test.nodeid, test.baseline.as_deref().unwrap_or("new")));
+                if let Some(first_line) = &test.message {
+                    message.push_str(&format!(": {first_line}"));
+                }
+            }
+            (message, "unsafe to cache", unsafe_help(target, function))
+        }
+        _ => (
+            format!("`{}` is invisible to the tests: {}", target.id, target.detail),
+            "the test process never ran this definition",
+            if target.loaded_files.is_empty() {
+                "no test imports this module; add tests that do, or drop it from the manifest".to_owned()
+            } else {
+                format!(
+                    "the tests import {} instead; make the tests import the source tree (e.g. pytest `pythonpath`), or target that file",
+                    target.loaded_files.join(", ")
+                )
+            },
+        ),
+    };
+    SourceDiagnostic::error(format!("cachescan::verdict::{}", target.verdict.as_str()), message)
+        .with_label(&file.source, to_span(definition.head), label)
+        .with_help(help)
+}
+
+fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) -> String {
+    let has = |code: HazardCode| function.hazards.iter().any(|hazard| hazard.code == code);
+    if target.detail.contains("timed out") {
+        "with the cache a test hung; the function's repeated calls must have an effect (waiting, polling)".to_owned()
+    } else if has(HazardCode::ReturnsMutable) {
+        "the caller mutates the returned object, which the cache shares; return a tuple (or a copy) instead".to_owned()
+    } else if has(HazardCode::ImpureCall) || has(HazardCode::GlobalState) {
+        "its result depends on more than its arguments (time, randomness, I/O, globals); leave it uncached".to_owned()
+    } else {
+        "the tests depend on every call running; leave it uncached, or cache a pure helper it calls".to_owned()
+    }
+}
+
+/// The report as a Markdown table for a pull-request comment.
+pub(crate) fn markdown(report: &ApplyReport) -> String {
+    let mut out = String::from("### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate |\n|---|---|---|---:|---:|---:|\n");
+    for target in &report.targets {
+        out.push_str(&format!(
+            "| `{}` | `{}:{}` | {} | {} | {} | {} |\n",
+            target.id,
+            target.path,
+            target.line,
+            target.verdict.as_str(),
+            number(target.hits),
+            number(target.misses),
+            rate(target.hit_rate)
+        ));
+    }
+    let findings: Vec<&TargetVerdict> = report.targets.iter().filter(|target| target.verdict.is_finding()).collect();
+    if !findings.is_empty() {
+        out.push_str("\n**Findings**\n\n");
+        for target in findings {
+            out.push_str(&format!("- `{}` ({}): {}\n", target.id, target.verdict.as_str(), target.detail.replace('|', "\\|")));
+            for test in &target.broken_tests {
+                out.push_str(&format!("  - `{}`: {}\n", test.nodeid, test.message.as_deref().unwrap_or("")));
+            }
+        }
+    }
+    out.push_str(&format!("\n{}\n", summary(report)));
+    out
+}
