@@ -27,7 +27,11 @@ fn project(manifest: &str) -> Scratch {
 fn refused(project: &Scratch) -> String {
     let run = common::run(project.root(), &["plan"]);
     run.assert_code(2);
-    assert!(run.stdout.is_empty(), "nothing on stdout for unusable input, got:\n{}", run.stdout_text());
+    assert!(
+        run.stdout.is_empty(),
+        "nothing on stdout for unusable input, got:\n{}",
+        run.stdout_text()
+    );
     assert!(!run.stderr.is_empty(), "a diagnostic on stderr");
     run.stderr
 }
@@ -37,12 +41,16 @@ fn refused(project: &Scratch) -> String {
 fn assert_points_at(stderr: &str, file: &str, line: usize) {
     let wanted = format!("{file}:{line}:");
     let found = stderr.lines().any(|text| {
-        text.contains("╭─[") && text.split("╭─[").nth(1).is_some_and(|header| {
-            let header = header.rsplit('/').next().unwrap_or(header);
-            header.starts_with(&wanted)
-        })
+        text.contains("╭─[")
+            && text.split("╭─[").nth(1).is_some_and(|header| {
+                let header = header.rsplit('/').next().unwrap_or(header);
+                header.starts_with(&wanted)
+            })
     });
-    assert!(found, "expected a snippet at {file} line {line}, got:\n{stderr}");
+    assert!(
+        found,
+        "expected a snippet at {file} line {line}, got:\n{stderr}"
+    );
 }
 
 /// Snapshot stderr with the scratch path shown as `[ROOT]` and the manifest that caused it
@@ -79,7 +87,9 @@ fn typo_in_target_key_suggests_functions() {
 
 #[test]
 fn typo_in_project_key_suggests_test_command() {
-    let project = project(&format!("version: 1\nproject:\n  test_comand: [python, -m, pytest]\n{TARGET}"));
+    let project = project(&format!(
+        "version: 1\nproject:\n  test_comand: [python, -m, pytest]\n{TARGET}"
+    ));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("did you mean `test_command`?"), "{stderr}");
@@ -104,7 +114,9 @@ fn functions_is_a_string() {
 
 #[test]
 fn cache_size_is_a_word() {
-    let project = project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    cache_size: \"big\"\n");
+    let project = project(
+        "version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    cache_size: \"big\"\n",
+    );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
     assert!(stderr.contains("\"big\""), "{stderr}");
@@ -113,7 +125,8 @@ fn cache_size_is_a_word() {
 
 #[test]
 fn typed_is_not_a_boolean() {
-    let project = project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    typed: maybe\n");
+    let project =
+        project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    typed: maybe\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
     snapshot_stderr!(project, stderr);
@@ -171,7 +184,10 @@ fn unsupported_version() {
     let project = project(&format!("version: 2\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 1);
-    assert!(stderr.contains("version: 1"), "the help names the supported version: {stderr}");
+    assert!(
+        stderr.contains("version: 1"),
+        "the help names the supported version: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
@@ -185,7 +201,8 @@ fn empty_targets() {
 
 #[test]
 fn target_with_module_and_path() {
-    let project = project("version: 1\ntargets:\n  - module: m\n    path: m.py\n    functions: [\"*\"]\n");
+    let project =
+        project("version: 1\ntargets:\n  - module: m\n    path: m.py\n    functions: [\"*\"]\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 4);
     snapshot_stderr!(project, stderr);
@@ -209,7 +226,9 @@ fn empty_functions_list() {
 
 #[test]
 fn negative_default_cache_size() {
-    let project = project(&format!("version: 1\ndefaults:\n  cache_size: -1\n{TARGET}"));
+    let project = project(&format!(
+        "version: 1\ndefaults:\n  cache_size: -1\n{TARGET}"
+    ));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("-1"), "{stderr}");
@@ -218,7 +237,9 @@ fn negative_default_cache_size() {
 
 #[test]
 fn negative_target_cache_size() {
-    let project = project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    cache_size: -5\n");
+    let project = project(
+        "version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    cache_size: -5\n",
+    );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
     assert!(stderr.contains("-5"), "{stderr}");
@@ -227,7 +248,9 @@ fn negative_target_cache_size() {
 
 #[test]
 fn min_hit_rate_above_one() {
-    let project = project(&format!("version: 1\nthresholds:\n  min_hit_rate: 1.5\n{TARGET}"));
+    let project = project(&format!(
+        "version: 1\nthresholds:\n  min_hit_rate: 1.5\n{TARGET}"
+    ));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("1.5"), "{stderr}");
@@ -236,7 +259,9 @@ fn min_hit_rate_above_one() {
 
 #[test]
 fn negative_min_calls() {
-    let project = project(&format!("version: 1\nthresholds:\n  min_calls: -1\n{TARGET}"));
+    let project = project(&format!(
+        "version: 1\nthresholds:\n  min_calls: -1\n{TARGET}"
+    ));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     snapshot_stderr!(project, stderr);
@@ -260,20 +285,29 @@ fn project_root_is_not_a_directory() {
 
 #[test]
 fn unknown_hazard_code_suggests_the_closest() {
-    let project =
-        project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    allow_hazards: [method-self-leek]\n");
+    let project = project(
+        "version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    allow_hazards: [method-self-leek]\n",
+    );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
-    assert!(stderr.contains("did you mean `method-self-leak`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `method-self-leak`?"),
+        "{stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
 #[test]
 fn unknown_hazard_code_far_from_any_lists_them_all() {
-    let project = project("version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    allow_hazards: [banana]\n");
+    let project = project(
+        "version: 1\ntargets:\n  - module: m\n    functions: [\"*\"]\n    allow_hazards: [banana]\n",
+    );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
-    assert!(stderr.contains("async-function"), "the help lists the known codes: {stderr}");
+    assert!(
+        stderr.contains("async-function"),
+        "the help lists the known codes: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
@@ -288,7 +322,8 @@ fn invalid_glob_pattern() {
 
 #[test]
 fn invalid_module_name() {
-    let project = project("version: 1\ntargets:\n  - module: shop/pricing\n    functions: [\"*\"]\n");
+    let project =
+        project("version: 1\ntargets:\n  - module: shop/pricing\n    functions: [\"*\"]\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("`shop/pricing`"), "{stderr}");
@@ -299,16 +334,21 @@ fn invalid_module_name() {
 
 #[test]
 fn module_not_found_in_source_roots() {
-    let project = project("version: 1\ntargets:\n  - module: shop.nothere\n    functions: [\"*\"]\n");
+    let project =
+        project("version: 1\ntargets:\n  - module: shop.nothere\n    functions: [\"*\"]\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
-    assert!(stderr.contains("src/shop/nothere.py"), "the help lists the places looked in: {stderr}");
+    assert!(
+        stderr.contains("src/shop/nothere.py"),
+        "the help lists the places looked in: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
 #[test]
 fn path_does_not_exist() {
-    let project = project("version: 1\ntargets:\n  - path: lib/nothere.py\n    functions: [\"*\"]\n");
+    let project =
+        project("version: 1\ntargets:\n  - path: lib/nothere.py\n    functions: [\"*\"]\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("`lib/nothere.py`"), "{stderr}");
@@ -318,7 +358,10 @@ fn path_does_not_exist() {
 #[test]
 fn python_syntax_error_points_into_the_python_file() {
     let project = project("version: 1\ntargets:\n  - module: broken\n    functions: [\"*\"]\n");
-    project.write("broken.py", "def fine(x):\n    return x\n\ndef broken(:\n    pass\n");
+    project.write(
+        "broken.py",
+        "def fine(x):\n    return x\n\ndef broken(:\n    pass\n",
+    );
     let stderr = refused(&project);
     assert_points_at(&stderr, "broken.py", 4);
     snapshot_stderr!(project, stderr);
@@ -327,19 +370,31 @@ fn python_syntax_error_points_into_the_python_file() {
 #[test]
 fn python_file_that_is_not_utf8() {
     let project = project("version: 1\ntargets:\n  - path: latin1.py\n    functions: [\"*\"]\n");
-    project.write("latin1.py", b"# -*- coding: latin-1 -*-\ndef greet():\n    return \"caf\xe9\"\n");
+    project.write(
+        "latin1.py",
+        b"# -*- coding: latin-1 -*-\ndef greet():\n    return \"caf\xe9\"\n",
+    );
     let stderr = refused(&project);
-    assert!(stderr.contains("latin1.py"), "the diagnostic names the file: {stderr}");
+    assert!(
+        stderr.contains("latin1.py"),
+        "the diagnostic names the file: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
 #[test]
 fn manifest_that_is_not_utf8() {
     let project = Scratch::empty();
-    project.write("cachescan.yaml", b"version: 1\n# caf\xe9\ntargets:\n  - module: m\n    functions: [\"*\"]\n");
+    project.write(
+        "cachescan.yaml",
+        b"version: 1\n# caf\xe9\ntargets:\n  - module: m\n    functions: [\"*\"]\n",
+    );
     project.write("m.py", MODULE);
     let stderr = refused(&project);
-    assert!(stderr.contains("cachescan.yaml"), "the diagnostic names the file: {stderr}");
+    assert!(
+        stderr.contains("cachescan.yaml"),
+        "the diagnostic names the file: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
@@ -367,7 +422,10 @@ fn yaml_unclosed_bracket() {
 fn no_manifest_in_an_empty_directory() {
     let project = Scratch::empty();
     let stderr = refused(&project);
-    assert!(stderr.contains("--manifest"), "the help says how to name one: {stderr}");
+    assert!(
+        stderr.contains("--manifest"),
+        "the help says how to name one: {stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 
@@ -406,8 +464,14 @@ targets:
     for line in [3, 5, 6, 9, 11, 12, 13, 14] {
         assert_points_at(&stderr, "cachescan.yaml", line);
     }
-    let reported = stderr.lines().filter(|line| line.trim_start().starts_with('×')).count();
-    assert_eq!(reported, 9, "one diagnostic per problem (line 11 has two):\n{stderr}");
+    let reported = stderr
+        .lines()
+        .filter(|line| line.trim_start().starts_with('×'))
+        .count();
+    assert_eq!(
+        reported, 9,
+        "one diagnostic per problem (line 11 has two):\n{stderr}"
+    );
     snapshot_stderr!(project, stderr);
 }
 

@@ -7,7 +7,10 @@
 //! cachescan that wrongly writes can only damage a temporary directory, and the test can
 //! compare that copy with the original byte for byte.
 
-#![allow(dead_code, reason = "each test crate uses its own subset of these helpers")]
+#![allow(
+    dead_code,
+    reason = "each test crate uses its own subset of these helpers"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +18,14 @@ use std::time::Duration;
 
 /// Environment variables that change cachescan's output and must not leak in from the
 /// developer's shell or CI (every `CACHESCAN_*` variable is removed as well).
-const OUTSIDE_VARIABLES: &[&str] =
-    &["CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"];
+const OUTSIDE_VARIABLES: &[&str] = &[
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "TERM",
+    "RUST_BACKTRACE",
+    "RUST_LIB_BACKTRACE",
+];
 
 /// Width given to anything that asks the terminal (miette renders at 100 columns).
 pub const COLUMNS: &str = "100";
@@ -35,7 +44,10 @@ pub struct Scratch {
 impl Scratch {
     /// An empty scratch directory.
     pub fn empty() -> Scratch {
-        let directory = tempfile::Builder::new().prefix("cachescan-test-").tempdir().expect("create a temporary directory");
+        let directory = tempfile::Builder::new()
+            .prefix("cachescan-test-")
+            .tempdir()
+            .expect("create a temporary directory");
         Scratch { directory }
     }
 
@@ -59,9 +71,11 @@ impl Scratch {
     pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) {
         let path = self.path(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("create {}: {error}", parent.display()));
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|error| panic!("create {}: {error}", parent.display()));
         }
-        std::fs::write(&path, contents).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
     }
 
     /// insta settings for this scratch directory: its path (as given and canonical) is shown
@@ -69,7 +83,10 @@ impl Scratch {
     pub fn snapshot_settings(&self) -> insta::Settings {
         let mut settings = insta::Settings::clone_current();
         let given = self.root().to_string_lossy().into_owned();
-        let canonical = std::fs::canonicalize(self.root()).map_or_else(|_| given.clone(), |path| path.to_string_lossy().into_owned());
+        let canonical = std::fs::canonicalize(self.root()).map_or_else(
+            |_| given.clone(),
+            |path| path.to_string_lossy().into_owned(),
+        );
         let mut roots = vec![given, canonical];
         roots.sort_by_key(|root| std::cmp::Reverse(root.len()));
         roots.dedup();
@@ -85,25 +102,40 @@ impl Scratch {
 /// Python and pytest caches are left out, so a copy never depends on who ran what before.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("create {}: {error}", to.display()));
-    let entries = std::fs::read_dir(from).unwrap_or_else(|error| panic!("list {}: {error}", from.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|error| panic!("list {}: {error}", from.display()));
     for entry in entries {
         let entry = entry.unwrap_or_else(|error| panic!("list {}: {error}", from.display()));
         let name = entry.file_name();
-        if matches!(name.to_str(), Some("__pycache__" | ".pytest_cache" | ".cachescan")) {
+        if is_cache_directory(&name) {
             continue;
         }
         let source = entry.path();
         let target = to.join(&name);
-        let file_type = entry.file_type().unwrap_or_else(|error| panic!("inspect {}: {error}", source.display()));
+        let file_type = entry
+            .file_type()
+            .unwrap_or_else(|error| panic!("inspect {}: {error}", source.display()));
         if file_type.is_dir() {
             copy_tree(&source, &target);
         } else if file_type.is_symlink() {
-            let link = std::fs::read_link(&source).unwrap_or_else(|error| panic!("read link {}: {error}", source.display()));
-            std::os::unix::fs::symlink(&link, &target).unwrap_or_else(|error| panic!("link {}: {error}", target.display()));
+            let link = std::fs::read_link(&source)
+                .unwrap_or_else(|error| panic!("read link {}: {error}", source.display()));
+            std::os::unix::fs::symlink(&link, &target)
+                .unwrap_or_else(|error| panic!("link {}: {error}", target.display()));
         } else {
-            std::fs::copy(&source, &target).unwrap_or_else(|error| panic!("copy {}: {error}", source.display()));
+            std::fs::copy(&source, &target)
+                .unwrap_or_else(|error| panic!("copy {}: {error}", source.display()));
         }
     }
+}
+
+/// Directories that Python, pytest or cachescan itself create while running, never part of
+/// a fixture.
+const CACHE_DIRECTORIES: &[&str] = &["__pycache__", ".pytest_cache", ".cachescan"];
+
+fn is_cache_directory(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|name| CACHE_DIRECTORIES.contains(&name))
 }
 
 /// Every directory and file under `root` (relative paths, `/`-separated), with the bytes of
@@ -114,27 +146,52 @@ pub fn tree_contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     contents
 }
 
+/// [`tree_contents`] without the cache directories: what [`copy_tree`] copies, to compare
+/// a tree in the repository (where someone may have run pytest) with a scratch copy.
+pub fn source_tree_contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut contents = tree_contents(root);
+    contents.retain(|relative, _| {
+        !relative
+            .split('/')
+            .any(|part| CACHE_DIRECTORIES.contains(&part))
+    });
+    contents
+}
+
 fn collect_tree(root: &Path, directory: &Path, contents: &mut BTreeMap<String, Option<Vec<u8>>>) {
-    let entries = std::fs::read_dir(directory).unwrap_or_else(|error| panic!("list {}: {error}", directory.display()));
+    let entries = std::fs::read_dir(directory)
+        .unwrap_or_else(|error| panic!("list {}: {error}", directory.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
-        let relative = path.strip_prefix(root).expect("inside the root").to_string_lossy().into_owned();
-        let metadata = std::fs::symlink_metadata(&path).unwrap_or_else(|error| panic!("inspect {}: {error}", path.display()));
+        let relative = path
+            .strip_prefix(root)
+            .expect("inside the root")
+            .to_string_lossy()
+            .into_owned();
+        let metadata = std::fs::symlink_metadata(&path)
+            .unwrap_or_else(|error| panic!("inspect {}: {error}", path.display()));
         if metadata.is_dir() {
             contents.insert(format!("{relative}/"), None);
             collect_tree(root, &path, contents);
         } else if metadata.file_type().is_symlink() {
             let link = std::fs::read_link(&path).expect("read link");
-            contents.insert(relative, Some(link.to_string_lossy().into_owned().into_bytes()));
+            contents.insert(
+                relative,
+                Some(link.to_string_lossy().into_owned().into_bytes()),
+            );
         } else {
-            let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
             contents.insert(relative, Some(bytes));
         }
     }
 }
 
 /// Panic with the list of paths that differ between two trees.
-pub fn assert_same_tree(expected: &BTreeMap<String, Option<Vec<u8>>>, actual: &BTreeMap<String, Option<Vec<u8>>>) {
+pub fn assert_same_tree(
+    expected: &BTreeMap<String, Option<Vec<u8>>>,
+    actual: &BTreeMap<String, Option<Vec<u8>>>,
+) {
     let mut differences = Vec::new();
     for (path, bytes) in expected {
         match actual.get(path) {
@@ -146,13 +203,18 @@ pub fn assert_same_tree(expected: &BTreeMap<String, Option<Vec<u8>>>, actual: &B
     for path in actual.keys().filter(|path| !expected.contains_key(*path)) {
         differences.push(format!("added: {path}"));
     }
-    assert!(differences.is_empty(), "the tree changed:\n  {}", differences.join("\n  "));
+    assert!(
+        differences.is_empty(),
+        "the tree changed:\n  {}",
+        differences.join("\n  ")
+    );
 }
 
 /// `cachescan` with a clean environment: no colour (`NO_COLOR=1`, `--color never`), no
 /// `CACHESCAN_*` settings, a fixed `COLUMNS`, run in `directory`. Arguments still to add.
 pub fn cachescan(directory: &Path) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("cachescan").expect("the cachescan binary is built");
+    let mut command =
+        assert_cmd::Command::cargo_bin("cachescan").expect("the cachescan binary is built");
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("CACHESCAN_") {
             command.env_remove(&name);
@@ -187,8 +249,12 @@ impl Run {
 
     /// stdout parsed as one JSON document.
     pub fn stdout_json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", String::from_utf8_lossy(&self.stdout)))
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}",
+                String::from_utf8_lossy(&self.stdout)
+            )
+        })
     }
 
     /// Panic, showing both streams, unless the exit code is `expected`.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs cachescan end to end on the bundled example (examples/shop): builds the binary,
+# makes a virtual environment with pytest in target/venv, then `cachescan plan` and
+# `cachescan apply`. The example's files are restored byte for byte afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet
+venv="${CACHESCAN_VENV:-target/venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pytest==9.2.0" "pytest-xdist==3.8.0"
+export PATH="$(cd "$venv/bin" && pwd):$PATH"
+
+status=0
+target/release/cachescan plan --manifest examples/shop/cachescan.yaml || status=$?
+echo "cachescan plan exited with $status (1 = findings: functions skipped for hazards)"
+status=0
+target/release/cachescan apply --manifest examples/shop/cachescan.yaml || status=$?
+echo "cachescan apply exited with $status (1 = findings: unsafe or invisible functions)"

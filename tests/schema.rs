@@ -1,0 +1,137 @@
+//! The JSON Schema of `cachescan.yaml`: the committed `schemas/cachescan.schema.json` (which
+//! editors read through the `$schema` comment at the top of each manifest) must be exactly
+//! what `cachescan schema` prints, and every manifest shipped in this repository must be
+//! accepted by the parser the schema is generated from.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::Scratch;
+
+const COMMITTED_SCHEMA: &str = "schemas/cachescan.schema.json";
+const REGENERATE: &str = "cargo run -- schema > schemas/cachescan.schema.json";
+
+#[test]
+fn committed_schema_matches_the_generated_one() {
+    let run = common::run(&common::repository_path("."), &["schema"]);
+    run.assert_code(0);
+    let generated = run.stdout_text();
+    let path = common::repository_path(COMMITTED_SCHEMA);
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read {} ({error}); generate it with `{REGENERATE}` and commit it",
+            path.display()
+        )
+    });
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "{COMMITTED_SCHEMA} differs from `cachescan schema`; regenerate it with `{REGENERATE}` and commit it"
+    );
+}
+
+#[test]
+fn schema_is_a_json_schema_of_the_manifest() {
+    let run = common::run(&common::repository_path("."), &["schema"]);
+    run.assert_code(0);
+    let schema = run.stdout_json();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["type"], "object");
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "unknown keys are errors, as in the parser"
+    );
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .map(|key| key.as_str().expect("key"))
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, ["targets", "version"]);
+    let mut keys: Vec<&String> = schema["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["defaults", "project", "targets", "thresholds", "version"]
+    );
+}
+
+/// Every `cachescan.yaml` under `examples/` (any depth) and directly in a `tests/fixtures/*`
+/// directory.
+fn shipped_manifests() -> Vec<PathBuf> {
+    let mut manifests = Vec::new();
+    find_manifests(
+        &common::repository_path("examples"),
+        usize::MAX,
+        &mut manifests,
+    );
+    find_manifests(
+        &common::repository_path("tests/fixtures"),
+        1,
+        &mut manifests,
+    );
+    manifests.sort();
+    manifests
+}
+
+fn find_manifests(directory: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+    let candidate = directory.join("cachescan.yaml");
+    if candidate.is_file() {
+        found.push(candidate);
+    }
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("__pycache__") {
+            find_manifests(&path, depth - 1, found);
+        }
+    }
+}
+
+#[test]
+fn every_shipped_manifest_is_accepted() {
+    let manifests = shipped_manifests();
+    assert!(
+        manifests.len() >= 2,
+        "found the example and the fixtures: {manifests:?}"
+    );
+    let mut refused = Vec::new();
+    for manifest in &manifests {
+        let directory = manifest.parent().expect("a manifest has a directory");
+        let relative = directory
+            .strip_prefix(common::repository_path("."))
+            .expect("inside the repository");
+        // On a scratch copy: plan writes nothing, but a test should not rely on that here.
+        let copy = Scratch::copy_of(&relative.to_string_lossy());
+        let run = common::run(copy.root(), &["plan", "--format", "json"]);
+        match run.code {
+            Some(0 | 1) => {
+                let plan = run.stdout_json();
+                assert_eq!(plan["version"], 1, "{}", relative.display());
+            }
+            code => refused.push(format!(
+                "{} (exit {code:?}):\n{}",
+                relative.display(),
+                run.stderr
+            )),
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "manifests refused:\n{}",
+        refused.join("\n")
+    );
+}
