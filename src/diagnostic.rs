@@ -60,10 +60,6 @@ impl SourceDiagnostic {
         }
     }
 
-    pub(crate) fn warning(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message) }
-    }
-
     pub(crate) fn with_severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
@@ -91,14 +87,6 @@ impl SourceDiagnostic {
             self.help = help;
         }
         self
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn code(&self) -> &str {
-        &self.code
     }
 }
 
@@ -131,9 +119,11 @@ impl Diagnostic for SourceDiagnostic {
         if self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().map(|(span, text)| {
-            LabeledSpan::new_with_span(Some(text.clone()), *span)
-        })))
+        Some(Box::new(
+            self.labels
+                .iter()
+                .map(|(span, text)| LabeledSpan::new_with_span(Some(text.clone()), *span)),
+        ))
     }
 }
 
@@ -159,7 +149,10 @@ impl SourceCode for SourceFile {
 
 /// The candidate closest to `word` by edit distance, when it is close enough to be a
 /// plausible typo ("funtions" -> "functions").
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()

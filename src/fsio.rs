@@ -35,7 +35,9 @@ pub(crate) fn create_dir_all(path: &Path) -> Result<(), FsError> {
 
 pub(crate) fn remove_file(path: &Path) -> Result<(), FsError> {
     match std::fs::remove_file(path) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(fail("cannot remove", path)(error)),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(fail("cannot remove", path)(error))
+        }
         _ => Ok(()),
     }
 }
@@ -55,7 +57,8 @@ pub(crate) fn ensure_regular_file(path: &Path) -> Result<(), FsError> {
 
 /// Write `bytes` to `path` atomically and durably, keeping an existing file's permissions.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let directory = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory =
+        path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let permissions = std::fs::metadata(path).ok().map(|metadata| metadata.permissions());
     let mut temporary = tempfile::Builder::new()
         .prefix(".cachescan-")
@@ -65,8 +68,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     temporary.write_all(bytes).map_err(fail("cannot write", temporary.path()))?;
     temporary.as_file().sync_all().map_err(fail("cannot sync", path))?;
     // A new file gets the usual 0644 rather than the temporary file's private 0600.
-    let permissions = permissions.unwrap_or_else(|| std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    std::fs::set_permissions(temporary.path(), permissions).map_err(fail("cannot set permissions on", path))?;
+    let permissions =
+        permissions.unwrap_or_else(|| std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    std::fs::set_permissions(temporary.path(), permissions)
+        .map_err(fail("cannot set permissions on", path))?;
     temporary.persist(path).map_err(|error| fail("cannot replace", path)(error.error))?;
     sync_directory(directory);
     Ok(())

@@ -104,18 +104,57 @@ pub(crate) struct HazardContext<'a> {
 /// Decorator names that already cache.
 const CACHING_DECORATORS: &[&str] = &["lru_cache", "cache", "cached_property", "cached", "memoize"];
 /// Decorators under which an innermost cache is the usual, working placement.
-const TRANSPARENT_DECORATORS: &[&str] = &["staticmethod", "classmethod", "property", "override", "final"];
+const TRANSPARENT_DECORATORS: &[&str] =
+    &["staticmethod", "classmethod", "property", "override", "final"];
 /// Calls that create a fresh mutable container.
 const MUTABLE_CONSTRUCTORS: &[&str] =
     &["list", "dict", "set", "bytearray", "defaultdict", "OrderedDict", "Counter", "deque"];
 /// Annotations that name a mutable, unhashable type.
-const UNHASHABLE_TYPES: &[&str] = &["list", "dict", "set", "bytearray", "List", "Dict", "Set", "MutableMapping", "MutableSequence", "MutableSet", "DefaultDict", "Counter", "Deque"];
+const UNHASHABLE_TYPES: &[&str] = &[
+    "list",
+    "dict",
+    "set",
+    "bytearray",
+    "List",
+    "Dict",
+    "Set",
+    "MutableMapping",
+    "MutableSequence",
+    "MutableSet",
+    "DefaultDict",
+    "Counter",
+    "Deque",
+];
 /// Whole modules whose calls depend on the world.
-const IMPURE_MODULES: &[&str] = &["time", "random", "secrets", "subprocess", "socket", "requests", "urllib", "shutil", "tempfile", "uuid", "sys.stdin"];
+const IMPURE_MODULES: &[&str] = &[
+    "time",
+    "random",
+    "secrets",
+    "subprocess",
+    "socket",
+    "requests",
+    "urllib",
+    "shutil",
+    "tempfile",
+    "uuid",
+    "sys.stdin",
+];
 /// Built-in functions with effects or inputs outside their arguments.
 const IMPURE_BUILTINS: &[&str] = &["open", "input", "print", "exec"];
 /// `os.path` functions that are pure string manipulation.
-const PURE_OS_PATH: &[&str] = &["join", "basename", "dirname", "split", "splitext", "normpath", "normcase", "isabs", "relpath", "commonpath", "commonprefix"];
+const PURE_OS_PATH: &[&str] = &[
+    "join",
+    "basename",
+    "dirname",
+    "split",
+    "splitext",
+    "normpath",
+    "normcase",
+    "isabs",
+    "relpath",
+    "commonpath",
+    "commonprefix",
+];
 
 /// All hazards of one function, at most one per code (the first occurrence).
 pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'_>) -> Vec<Hazard> {
@@ -130,7 +169,9 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
     if function.is_async {
         add(
             HazardCode::AsyncFunction,
-            format!("`{name}` is `async def`: the cache would store a coroutine, which can be awaited only once"),
+            format!(
+                "`{name}` is `async def`: the cache would store a coroutine, which can be awaited only once"
+            ),
             "cache the awaited result instead, e.g. with an async-aware cache",
             context.head,
         );
@@ -143,8 +184,11 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
             function.name.range(),
         );
     }
-    let decorator_names: Vec<(String, TextRange)> =
-        function.decorator_list.iter().map(|decorator| (decorator_name(&decorator.expression), decorator.range())).collect();
+    let decorator_names: Vec<(String, TextRange)> = function
+        .decorator_list
+        .iter()
+        .map(|decorator| (decorator_name(&decorator.expression), decorator.range()))
+        .collect();
     for (decorator, range) in &decorator_names {
         let last = decorator.rsplit('.').next().unwrap_or(decorator);
         if CACHING_DECORATORS.contains(&last) {
@@ -174,32 +218,44 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
         matches!(decorator.rsplit('.').next(), Some("staticmethod" | "classmethod"))
     });
     let parameters = &function.parameters;
-    if context.in_class && !is_static_or_class {
-        if let Some(first) = parameters.posonlyargs.iter().chain(parameters.args.iter()).next() {
-            add(
-                HazardCode::MethodSelfLeak,
-                format!("`{name}` is an instance method: the cache keys on `{}` and keeps every instance alive", first.parameter.name),
-                "make it a @staticmethod or module function of hashable arguments, or allow this hazard in the manifest",
-                first.range(),
-            );
-        }
+    if context.in_class
+        && !is_static_or_class
+        && let Some(first) = parameters.posonlyargs.iter().chain(parameters.args.iter()).next()
+    {
+        add(
+            HazardCode::MethodSelfLeak,
+            format!(
+                "`{name}` is an instance method: the cache keys on `{}` and keeps every instance alive",
+                first.parameter.name
+            ),
+            "make it a @staticmethod or module function of hashable arguments, or allow this hazard in the manifest",
+            first.range(),
+        );
     }
     for parameter in parameters.iter_non_variadic_params() {
-        let annotated = parameter.parameter.annotation.as_deref().is_some_and(is_unhashable_annotation);
+        let annotated =
+            parameter.parameter.annotation.as_deref().is_some_and(is_unhashable_annotation);
         let defaulted = parameter.default.as_deref().is_some_and(is_mutable_display);
         if annotated || defaulted {
             add(
                 HazardCode::UnhashableParameter,
-                format!("parameter `{}` of `{name}` takes a list, dict or set: a cached call raises TypeError", parameter.parameter.name),
+                format!(
+                    "parameter `{}` of `{name}` takes a list, dict or set: a cached call raises TypeError",
+                    parameter.parameter.name
+                ),
                 "lru_cache needs hashable arguments; take a tuple or frozenset",
                 parameter.range(),
             );
         }
     }
-    if let Some(returns) = function.returns.as_deref().filter(|returns| is_unhashable_annotation(returns)) {
+    if let Some(returns) =
+        function.returns.as_deref().filter(|returns| is_unhashable_annotation(returns))
+    {
         add(
             HazardCode::ReturnsMutable,
-            format!("`{name}` is annotated to return a mutable container: every caller would share one object"),
+            format!(
+                "`{name}` is annotated to return a mutable container: every caller would share one object"
+            ),
             "return a tuple or frozenset, or copy the result in callers",
             returns.range(),
         );
@@ -213,7 +269,9 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
     for (code, range, detail) in body.findings {
         let (message, help) = match code {
             HazardCode::GeneratorFunction => (
-                format!("`{name}` is a generator: a cached generator is exhausted after its first use"),
+                format!(
+                    "`{name}` is a generator: a cached generator is exhausted after its first use"
+                ),
                 "return a tuple of the values instead, or leave it uncached",
             ),
             HazardCode::ReturnsMutable => (
@@ -260,12 +318,21 @@ fn is_unhashable_annotation(annotation: &Expr) -> bool {
         Expr::Subscript(subscript) => &subscript.value,
         other => other,
     };
-    dotted_name(base).is_some_and(|name| UNHASHABLE_TYPES.contains(&name.rsplit('.').next().unwrap_or(&name)))
+    dotted_name(base)
+        .is_some_and(|name| UNHASHABLE_TYPES.contains(&name.rsplit('.').next().unwrap_or(&name)))
 }
 
 /// A display or comprehension that builds a fresh list, dict or set.
 fn is_mutable_display(expression: &Expr) -> bool {
-    matches!(expression, Expr::List(_) | Expr::Dict(_) | Expr::Set(_) | Expr::ListComp(_) | Expr::DictComp(_) | Expr::SetComp(_))
+    matches!(
+        expression,
+        Expr::List(_)
+            | Expr::Dict(_)
+            | Expr::Set(_)
+            | Expr::ListComp(_)
+            | Expr::DictComp(_)
+            | Expr::SetComp(_)
+    )
 }
 
 fn describe_mutable_return(expression: &Expr) -> Option<String> {
@@ -286,7 +353,10 @@ fn is_impure_callee(callee: &str) -> bool {
     if IMPURE_BUILTINS.contains(&callee) {
         return true;
     }
-    if IMPURE_MODULES.iter().any(|module| callee.starts_with(module) && callee[module.len()..].starts_with('.')) {
+    if IMPURE_MODULES
+        .iter()
+        .any(|module| callee.starts_with(module) && callee[module.len()..].starts_with('.'))
+    {
         return true;
     }
     let mut parts = callee.rsplit('.');
@@ -332,7 +402,9 @@ impl<'a> BodyVisitor<'a> {
                     Stmt::Import(import) => {
                         for alias in &import.names {
                             let bound = alias.asname.as_ref().unwrap_or(&alias.name);
-                            self.0.insert(bound.as_str().split('.').next().unwrap_or_default().to_owned());
+                            self.0.insert(
+                                bound.as_str().split('.').next().unwrap_or_default().to_owned(),
+                            );
                         }
                     }
                     Stmt::ImportFrom(import) => {
@@ -344,10 +416,10 @@ impl<'a> BodyVisitor<'a> {
                 }
             }
             fn visit_expr(&mut self, expr: &'b Expr) {
-                if let Expr::Name(name) = expr {
-                    if name.ctx == ExprContext::Store {
-                        self.0.insert(name.id.to_string());
-                    }
+                if let Expr::Name(name) = expr
+                    && name.ctx == ExprContext::Store
+                {
+                    self.0.insert(name.id.to_string());
                 }
                 if !matches!(expr, Expr::Lambda(_)) {
                     visitor::walk_expr(self, expr);
@@ -370,12 +442,22 @@ impl<'b> Visitor<'b> for BodyVisitor<'_> {
         match stmt {
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
             Stmt::Global(global) => {
-                let names = global.names.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
-                self.found(HazardCode::GlobalState, global.range(), format!("declares `global {names}`"));
+                let names =
+                    global.names.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+                self.found(
+                    HazardCode::GlobalState,
+                    global.range(),
+                    format!("declares `global {names}`"),
+                );
             }
             Stmt::Nonlocal(nonlocal) => {
-                let names = nonlocal.names.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
-                self.found(HazardCode::GlobalState, nonlocal.range(), format!("declares `nonlocal {names}`"));
+                let names =
+                    nonlocal.names.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+                self.found(
+                    HazardCode::GlobalState,
+                    nonlocal.range(),
+                    format!("declares `nonlocal {names}`"),
+                );
             }
             Stmt::Return(ast::StmtReturn { value: Some(value), .. }) => {
                 if let Some(detail) = describe_mutable_return(value) {
@@ -394,19 +476,26 @@ impl<'b> Visitor<'b> for BodyVisitor<'_> {
                 self.found(HazardCode::GeneratorFunction, expr.range(), String::new());
             }
             Expr::Call(call) => {
-                if let Some(callee) = dotted_name(&call.func).filter(|callee| is_impure_callee(callee)) {
+                if let Some(callee) =
+                    dotted_name(&call.func).filter(|callee| is_impure_callee(callee))
+                {
                     self.found(HazardCode::ImpureCall, expr.range(), format!("{callee}()"));
                 }
             }
-            Expr::Attribute(attribute) if attribute.attr.as_str() == "environ" => {
-                if dotted_name(expr).as_deref() == Some("os.environ") {
-                    self.found(HazardCode::ImpureCall, expr.range(), "os.environ".to_owned());
-                }
+            Expr::Attribute(attribute)
+                if attribute.attr.as_str() == "environ"
+                    && dotted_name(expr).as_deref() == Some("os.environ") =>
+            {
+                self.found(HazardCode::ImpureCall, expr.range(), "os.environ".to_owned());
             }
             Expr::Name(name) if name.ctx == ExprContext::Load => {
                 let id = name.id.as_str();
                 if self.reassigned_globals.contains(id) && !self.locals.contains(id) {
-                    self.found(HazardCode::GlobalState, expr.range(), format!("reads `{id}`, a module name that is reassigned"));
+                    self.found(
+                        HazardCode::GlobalState,
+                        expr.range(),
+                        format!("reads `{id}`, a module name that is reassigned"),
+                    );
                 }
             }
             _ => {}
@@ -445,12 +534,11 @@ pub(crate) fn reassigned_globals(module: &[Stmt]) -> HashSet<String> {
             }
         }
         fn visit_expr(&mut self, expr: &'b Expr) {
-            if self.depth == 0 {
-                if let Expr::Name(name) = expr {
-                    if name.ctx == ExprContext::Store {
-                        *self.counts.entry(name.id.to_string()).or_default() += 1;
-                    }
-                }
+            if self.depth == 0
+                && let Expr::Name(name) = expr
+                && name.ctx == ExprContext::Store
+            {
+                *self.counts.entry(name.id.to_string()).or_default() += 1;
             }
             visitor::walk_expr(self, expr);
         }

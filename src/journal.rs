@@ -59,10 +59,16 @@ pub(crate) enum JournalError {
     #[diagnostic(code(cachescan::journal::io))]
     Io(#[from] FsError),
     #[error("the journal {path} is unreadable: {message}")]
-    #[diagnostic(code(cachescan::journal::corrupt), help("the backups in .cachescan/backups/ are the original files; copy them back by hand"))]
+    #[diagnostic(
+        code(cachescan::journal::corrupt),
+        help("the backups in .cachescan/backups/ are the original files; copy them back by hand")
+    )]
     Corrupt { path: PathBuf, message: String },
     #[error("{relative} changed since it was planned (expected {expected}, found {found})")]
-    #[diagnostic(code(cachescan::journal::changed), help("a file was edited while cachescan ran; run again when the tree is quiet"))]
+    #[diagnostic(
+        code(cachescan::journal::changed),
+        help("a file was edited while cachescan ran; run again when the tree is quiet")
+    )]
     ChangedBeforeEdit { relative: String, expected: String, found: String },
 }
 
@@ -91,7 +97,13 @@ impl Journal {
     pub(crate) fn new(state_dir: &Path) -> Self {
         Self {
             state_dir: state_dir.to_path_buf(),
-            file: JournalFile { version: FORMAT_VERSION, pid: std::process::id(), test_group: None, entries: Vec::new(), next_backup: 0 },
+            file: JournalFile {
+                version: FORMAT_VERSION,
+                pid: std::process::id(),
+                test_group: None,
+                entries: Vec::new(),
+                next_backup: 0,
+            },
         }
     }
 
@@ -102,8 +114,9 @@ impl Journal {
             return Ok(None);
         }
         let text = fsio::read_to_string(&path)?;
-        let file: JournalFile = serde_json::from_str(&text)
-            .map_err(|error| JournalError::Corrupt { path: path.clone(), message: error.to_string() })?;
+        let file: JournalFile = serde_json::from_str(&text).map_err(|error| {
+            JournalError::Corrupt { path: path.clone(), message: error.to_string() }
+        })?;
         Ok(Some(Self { state_dir: state_dir.to_path_buf(), file }))
     }
 
@@ -130,12 +143,23 @@ impl Journal {
 
     /// Write `patched` over the file at `path`, which must still hold `original`. The journal
     /// entry and the backup are durable before the file changes.
-    pub(crate) fn write(&mut self, path: &Path, relative: &str, original: &[u8], patched: &[u8], kept: bool) -> Result<(), JournalError> {
+    pub(crate) fn write(
+        &mut self,
+        path: &Path,
+        relative: &str,
+        original: &[u8],
+        patched: &[u8],
+        kept: bool,
+    ) -> Result<(), JournalError> {
         fsio::ensure_regular_file(path)?;
         let expected = sha256_hex(original);
         let found = sha256_hex(&fsio::read(path)?);
         if found != expected {
-            return Err(JournalError::ChangedBeforeEdit { relative: relative.to_owned(), expected, found });
+            return Err(JournalError::ChangedBeforeEdit {
+                relative: relative.to_owned(),
+                expected,
+                found,
+            });
         }
         let backup_dir = self.state_dir.join(BACKUP_DIR);
         fsio::create_dir_all(&backup_dir)?;
@@ -204,12 +228,14 @@ impl Journal {
         if current_hash != entry.patched_sha256 {
             return Err("it was changed after cachescan patched it; it is left as it is".to_owned());
         }
-        let original = std::fs::read(&backup_path).map_err(|error| format!("the backup is unreadable: {error}"))?;
+        let original = std::fs::read(&backup_path)
+            .map_err(|error| format!("the backup is unreadable: {error}"))?;
         if sha256_hex(&original) != entry.original_sha256 {
             return Err("the backup does not match the original's hash".to_owned());
         }
         fsio::write_atomic(&entry.path, &original).map_err(|error| error.to_string())?;
-        let written = std::fs::read(&entry.path).map_err(|error| format!("cannot verify it: {error}"))?;
+        let written =
+            std::fs::read(&entry.path).map_err(|error| format!("cannot verify it: {error}"))?;
         if sha256_hex(&written) != entry.original_sha256 {
             return Err("after restoring, its hash differs from the original".to_owned());
         }
@@ -272,7 +298,8 @@ mod tests {
     fn refuses_to_patch_a_file_that_changed_since_planning() {
         let tree = tree(b"now\n");
         let mut journal = Journal::new(&tree.state);
-        let error = journal.write(&tree.file, "m.py", b"then\n", b"patched\n", false).expect_err("changed");
+        let error =
+            journal.write(&tree.file, "m.py", b"then\n", b"patched\n", false).expect_err("changed");
         assert!(matches!(error, JournalError::ChangedBeforeEdit { .. }));
         assert_eq!(std::fs::read(&tree.file).expect("read"), b"now\n");
     }

@@ -16,32 +16,33 @@ mod interrupt;
 mod journal;
 mod lock;
 mod manifest;
-mod pattern;
 mod patch;
+mod pattern;
 mod plan;
 mod probe;
 mod process;
 mod report;
+#[cfg(test)]
+mod roundtrip_tests;
 mod schema;
 mod settings;
 mod shell;
 mod source;
 mod trial;
 mod verdict;
-#[cfg(test)]
-mod roundtrip_tests;
 
 use clap::{CommandFactory, FromArgMatches};
 
-pub use crate::exit_code::ExitCode;
 use crate::cli::{Cli, Command};
+pub use crate::exit_code::ExitCode;
 use crate::shell::{Shell, Verbosity};
 
 /// Parse the command line, run the command, print failures; returns the exit code.
 pub fn run() -> ExitCode {
-    let command = Cli::command().after_long_help(exit_code::EXIT_CODES_HELP).mut_subcommand("plan", |plan| {
-        plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
-    });
+    let command =
+        Cli::command().after_long_help(exit_code::EXIT_CODES_HELP).mut_subcommand("plan", |plan| {
+            plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
+        });
     let matches = command.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -83,7 +84,9 @@ fn hazard_help() -> String {
         };
         text.push_str(&format!("  {:<22} {:<8} {}\n", code.as_str(), severity, code.summary()));
     }
-    text.push_str("An error hazard skips the function unless the target lists it in allow_hazards.");
+    text.push_str(
+        "An error hazard skips the function unless the target lists it in allow_hazards.",
+    );
     text
 }
 

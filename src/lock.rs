@@ -16,7 +16,10 @@ pub(crate) struct Lock {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum LockError {
     #[error("another cachescan run (pid {pid}) is working on this project")]
-    #[diagnostic(code(cachescan::lock::held), help("wait for it to finish, or stop it with Ctrl-C; its lock is {path}"))]
+    #[diagnostic(
+        code(cachescan::lock::held),
+        help("wait for it to finish, or stop it with Ctrl-C; its lock is {path}")
+    )]
     Held { pid: u32, path: String },
     #[error("cannot take the lock {path}: {message}")]
     #[diagnostic(code(cachescan::lock::io))]
@@ -26,17 +29,22 @@ pub(crate) enum LockError {
 impl Lock {
     pub(crate) fn acquire(state_dir: &Path) -> Result<Lock, LockError> {
         let path = state_dir.join("lock");
-        let io_error = |error: &dyn std::fmt::Display| LockError::Io { path: path.display().to_string(), message: error.to_string() };
+        let io_error = |error: &dyn std::fmt::Display| LockError::Io {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        };
         crate::fsio::create_dir_all(state_dir).map_err(|error| io_error(&error))?;
         for _ in 0..2 {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
-                    write!(file, "{}\n", std::process::id()).map_err(|error| io_error(&error))?;
+                    writeln!(file, "{}", std::process::id()).map_err(|error| io_error(&error))?;
                     file.sync_all().map_err(|error| io_error(&error))?;
                     return Ok(Lock { path });
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).ok().and_then(|text| text.trim().parse::<u32>().ok());
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|text| text.trim().parse::<u32>().ok());
                     match holder {
                         Some(pid) if pid != std::process::id() && process_alive(pid) => {
                             return Err(LockError::Held { pid, path: path.display().to_string() });

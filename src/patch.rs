@@ -42,7 +42,9 @@ pub(crate) fn patch(file: &PythonFile, edits: &[DecoratorEdit]) -> Patched {
     let mut insertions: Vec<(usize, String)> = Vec::new();
     if !edits.is_empty() && !file.imports_functools {
         let insertion = match file.import_insertion {
-            ImportInsertion::LineStart(offset) => (offset, format!("import functools{}", line_ending_at(text, offset))),
+            ImportInsertion::LineStart(offset) => {
+                (offset, format!("import functools{}", line_ending_at(text, offset)))
+            }
             ImportInsertion::EndOfFile => {
                 let ending = dominant_line_ending(text);
                 let separator = if text.is_empty() || text.ends_with('\n') { "" } else { ending };
@@ -65,7 +67,9 @@ pub(crate) fn patch(file: &PythonFile, edits: &[DecoratorEdit]) -> Patched {
     }
     insertions.sort_by_key(|(offset, _)| *offset);
 
-    let mut bytes = Vec::with_capacity(file.bytes.len() + insertions.iter().map(|(_, line)| line.len()).sum::<usize>());
+    let mut bytes = Vec::with_capacity(
+        file.bytes.len() + insertions.iter().map(|(_, line)| line.len()).sum::<usize>(),
+    );
     if file.has_bom {
         bytes.extend_from_slice(b"\xEF\xBB\xBF");
     }
@@ -121,11 +125,17 @@ mod tests {
     use super::*;
 
     fn patch_all(bytes: &[u8], cache_size: CacheSize, typed: bool) -> Patched {
-        let file = PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), bytes.to_vec()).expect("parses");
+        let file = PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), bytes.to_vec())
+            .expect("parses");
         let edits: Vec<_> = file
             .functions
             .iter()
-            .map(|function| DecoratorEdit { line_start: function.line_start, indent: function.indent.clone(), cache_size, typed })
+            .map(|function| DecoratorEdit {
+                line_start: function.line_start,
+                indent: function.indent.clone(),
+                cache_size,
+                typed,
+            })
             .collect();
         patch(&file, &edits)
     }
@@ -147,7 +157,8 @@ mod tests {
 
     #[test]
     fn crlf_bom_and_tabs_are_kept() {
-        let source = b"\xEF\xBB\xBFimport functools\r\nclass A:\r\n\tdef f(self):\r\n\t\treturn 1\r\n";
+        let source =
+            b"\xEF\xBB\xBFimport functools\r\nclass A:\r\n\tdef f(self):\r\n\t\treturn 1\r\n";
         let patched = patch_all(source, CacheSize::Unbounded, true);
         assert_eq!(
             patched.bytes,
@@ -159,7 +170,10 @@ mod tests {
     fn file_without_final_newline_and_only_a_docstring_before() {
         let source = "\"\"\"Doc.\"\"\"\ndef f(): return 1";
         let patched = patch_all(source.as_bytes(), CacheSize::Bounded(0), false);
-        assert_eq!(text(&patched), "\"\"\"Doc.\"\"\"\nimport functools\n@functools.lru_cache(maxsize=0)\ndef f(): return 1");
+        assert_eq!(
+            text(&patched),
+            "\"\"\"Doc.\"\"\"\nimport functools\n@functools.lru_cache(maxsize=0)\ndef f(): return 1"
+        );
     }
 
     #[test]

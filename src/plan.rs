@@ -73,20 +73,36 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Build the plan. On error, every problem found (all targets are looked at).
-    pub(crate) fn build(manifest: &Manifest, settings: &Settings) -> Result<Plan, Vec<miette::Report>> {
-        let mut planner = Planner { manifest, settings, files: Vec::new(), by_path: HashMap::new(), problems: Vec::new() };
+    pub(crate) fn build(
+        manifest: &Manifest,
+        settings: &Settings,
+    ) -> Result<Plan, Vec<miette::Report>> {
+        let mut planner = Planner {
+            manifest,
+            settings,
+            files: Vec::new(),
+            by_path: HashMap::new(),
+            problems: Vec::new(),
+        };
         let located: Vec<(usize, Option<usize>)> =
             manifest.targets.iter().map(|target| (target.index, planner.locate(target))).collect();
         if !planner.problems.is_empty() {
             return Err(planner.problems);
         }
-        let mut plan = Plan { files: Vec::new(), functions: Vec::new(), unresolved: Vec::new(), notes: Vec::new() };
+        let mut plan = Plan {
+            files: Vec::new(),
+            functions: Vec::new(),
+            unresolved: Vec::new(),
+            notes: Vec::new(),
+        };
         let mut claimed: HashMap<(usize, usize), usize> = HashMap::new();
-        for (target, file) in manifest.targets.iter().zip(located.iter().map(|(_, file)| file.unwrap_or_default())) {
+        for (target, file) in
+            manifest.targets.iter().zip(located.iter().map(|(_, file)| file.unwrap_or_default()))
+        {
             planner.select(target, file, &mut claimed, &mut plan);
         }
-        mark_repeated_definitions(&mut plan.functions);
         plan.files = planner.files;
+        mark_repeated_definitions(&mut plan.functions, &plan.files);
         Ok(plan)
     }
 
@@ -97,7 +113,8 @@ impl Plan {
     /// Whether the plan has findings (exit code 1): an unresolved pattern, or a function
     /// skipped for an error hazard.
     pub(crate) fn has_findings(&self) -> bool {
-        !self.unresolved.is_empty() || self.functions.iter().any(|function| function.action == Action::Skip)
+        !self.unresolved.is_empty()
+            || self.functions.iter().any(|function| function.action == Action::Skip)
     }
 
     /// Patched bytes for every file that `functions` (indices into [`Plan::functions`]) touch.
@@ -113,7 +130,10 @@ impl Plan {
                 typed: planned.typed,
             });
         }
-        edits.into_iter().map(|(file, edits)| (file, crate::patch::patch(&self.files[file], &edits))).collect()
+        edits
+            .into_iter()
+            .map(|(file, edits)| (file, crate::patch::patch(&self.files[file], &edits)))
+            .collect()
     }
 
     /// The hazard diagnostics of one function, rendered against its Python file.
@@ -124,14 +144,19 @@ impl Plan {
             .iter()
             .map(|hazard| {
                 let (severity, suffix) = match hazard.code.severity() {
-                    _ if planned.allowed.contains(&hazard.code) => (Severity::Advice, " (allowed by the manifest)"),
+                    _ if planned.allowed.contains(&hazard.code) => {
+                        (Severity::Advice, " (allowed by the manifest)")
+                    }
                     HazardSeverity::Error => (Severity::Error, ""),
                     HazardSeverity::Warning => (Severity::Warning, ""),
                 };
-                SourceDiagnostic::error(format!("hazard::{}", hazard.code), format!("{}{suffix}", hazard.message))
-                    .with_severity(severity)
-                    .with_label(&file.source, to_span(hazard.range), hazard.code.as_str())
-                    .with_help(hazard.help.clone())
+                SourceDiagnostic::error(
+                    format!("hazard::{}", hazard.code),
+                    format!("{}{suffix}", hazard.message),
+                )
+                .with_severity(severity)
+                .with_label(&file.source, to_span(hazard.range), hazard.code.as_str())
+                .with_help(hazard.help.clone())
             })
             .collect()
     }
@@ -154,9 +179,16 @@ impl Planner<'_> {
                 let path = self.manifest.root.join(relative);
                 if !path.is_file() {
                     self.problems.push(miette::Report::new(
-                        SourceDiagnostic::error("cachescan::plan::missing-file", format!("`{relative}` does not exist"))
-                            .with_label(&self.manifest.source, target.location_span, "relative to the project root")
-                            .with_help(format!("the project root is {}", self.manifest.root.display())),
+                        SourceDiagnostic::error(
+                            "cachescan::plan::missing-file",
+                            format!("`{relative}` does not exist"),
+                        )
+                        .with_label(
+                            &self.manifest.source,
+                            target.location_span,
+                            "relative to the project root",
+                        )
+                        .with_help(format!("the project root is {}", self.manifest.root.display())),
                     ));
                     return None;
                 }
@@ -185,7 +217,9 @@ impl Planner<'_> {
         let mut tried = Vec::new();
         for root in &self.manifest.source_roots {
             let base = self.manifest.root.join(root);
-            for candidate in [base.join(format!("{relative}.py")), base.join(&relative).join("__init__.py")] {
+            for candidate in
+                [base.join(format!("{relative}.py")), base.join(&relative).join("__init__.py")]
+            {
                 if candidate.is_file() {
                     return Some(candidate);
                 }
@@ -193,25 +227,37 @@ impl Planner<'_> {
             }
         }
         self.problems.push(miette::Report::new(
-            SourceDiagnostic::error("cachescan::plan::module-not-found", format!("module `{module}` not found in any source root"))
-                .with_label(&self.manifest.source, target.location_span, "not found")
-                .with_help(format!(
-                    "looked for {}; set `project.source_roots` or name the file with `path:`",
-                    tried.join(", ")
-                )),
+            SourceDiagnostic::error(
+                "cachescan::plan::module-not-found",
+                format!("module `{module}` not found in any source root"),
+            )
+            .with_label(&self.manifest.source, target.location_span, "not found")
+            .with_help(format!(
+                "looked for {}; set `project.source_roots` or name the file with `path:`",
+                tried.join(", ")
+            )),
         ));
         None
     }
 
     /// Match the target's patterns in its file and add the functions to the plan.
-    fn select(&self, target: &Target, file_index: usize, claimed: &mut HashMap<(usize, usize), usize>, plan: &mut Plan) {
+    fn select(
+        &self,
+        target: &Target,
+        file_index: usize,
+        claimed: &mut HashMap<(usize, usize), usize>,
+        plan: &mut Plan,
+    ) {
         let file = &self.files[file_index];
         let module = match &target.location {
             TargetLocation::Module(module) => module.clone(),
-            TargetLocation::Path(_) => module_name_of(&file.path, &self.manifest.root, &self.manifest.source_roots),
+            TargetLocation::Path(_) => {
+                module_name_of(&file.path, &self.manifest.root, &self.manifest.source_roots)
+            }
         };
         let compile = |pattern: &crate::manifest::Pattern| QualnameGlob::new(&pattern.text).ok();
-        let includes: Vec<_> = target.functions.iter().map(|pattern| (pattern, compile(pattern))).collect();
+        let includes: Vec<_> =
+            target.functions.iter().map(|pattern| (pattern, compile(pattern))).collect();
         let excludes: Vec<_> = target.exclude.iter().filter_map(compile).collect();
         let mut matched = vec![0usize; includes.len()];
         let mut overloads = 0;
@@ -219,7 +265,9 @@ impl Planner<'_> {
             let hits: Vec<usize> = includes
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, glob))| glob.as_ref().is_some_and(|glob| glob.is_match(&function.qualname)))
+                .filter(|(_, (_, glob))| {
+                    glob.as_ref().is_some_and(|glob| glob.is_match(&function.qualname))
+                })
                 .map(|(index, _)| index)
                 .collect();
             if hits.is_empty() {
@@ -244,10 +292,9 @@ impl Planner<'_> {
                 .map(|hazard| hazard.code)
                 .filter(|code| target.allow_hazards.contains(code))
                 .collect();
-            let blocked = function
-                .hazards
-                .iter()
-                .any(|hazard| hazard.code.severity() == HazardSeverity::Error && !allowed.contains(&hazard.code));
+            let blocked = function.hazards.iter().any(|hazard| {
+                hazard.code.severity() == HazardSeverity::Error && !allowed.contains(&hazard.code)
+            });
             plan.functions.push(PlannedFunction {
                 id: format!("{module}:{}", function.qualname),
                 module: module.clone(),
@@ -279,7 +326,12 @@ impl Planner<'_> {
     }
 }
 
-fn unresolved(manifest: &Manifest, target: &Target, pattern: &crate::manifest::Pattern, file: &PythonFile) -> Unresolved {
+fn unresolved(
+    manifest: &Manifest,
+    target: &Target,
+    pattern: &crate::manifest::Pattern,
+    file: &PythonFile,
+) -> Unresolved {
     let message = format!("pattern `{}` matches no function in {}", pattern.text, file.relative);
     let help = match closest(&pattern.text, file.qualnames()) {
         Some(suggestion) => format!("did you mean `{suggestion}`?"),
@@ -289,15 +341,16 @@ fn unresolved(manifest: &Manifest, target: &Target, pattern: &crate::manifest::P
             format!("functions there include: {}", names.join(", "))
         }
     };
-    let diagnostic = SourceDiagnostic::error("cachescan::plan::unresolved-pattern", message.clone())
-        .with_label(&manifest.source, pattern.span, "matches nothing")
-        .with_help(help);
+    let diagnostic =
+        SourceDiagnostic::error("cachescan::plan::unresolved-pattern", message.clone())
+            .with_label(&manifest.source, pattern.span, "matches nothing")
+            .with_help(help);
     Unresolved { target: target.index, pattern: pattern.text.clone(), message, diagnostic }
 }
 
 /// Several real definitions of one name (conditional definitions): all are patched, and
 /// the report says so.
-fn mark_repeated_definitions(functions: &mut [PlannedFunction]) {
+fn mark_repeated_definitions(functions: &mut [PlannedFunction], files: &[PythonFile]) {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for function in functions.iter() {
         *counts.entry(function.id.clone()).or_default() += 1;
@@ -305,7 +358,10 @@ fn mark_repeated_definitions(functions: &mut [PlannedFunction]) {
     for function in functions.iter_mut() {
         let count = counts[&function.id];
         if count > 1 {
-            function.note = Some(format!("defined {count} times; every definition is patched"));
+            let conditional = files[function.file].functions[function.function].is_conditional;
+            let how = if conditional { " (conditionally)" } else { "" };
+            function.note =
+                Some(format!("defined {count} times{how}; every definition is patched"));
         }
     }
 }
@@ -318,7 +374,8 @@ pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) 
         let base = root.join(source_root);
         let base = std::path::absolute(&base).unwrap_or(base);
         let Ok(relative) = path.strip_prefix(normalize(&base)) else { continue };
-        let mut parts: Vec<String> = relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+        let mut parts: Vec<String> =
+            relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
         if let Some(last) = parts.last_mut() {
             *last = last.trim_end_matches(".py").to_owned();
         }
@@ -326,7 +383,10 @@ pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) 
             parts.pop();
         }
         let valid = !parts.is_empty()
-            && parts.iter().all(|part| part.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic()) && part.chars().all(|c| c == '_' || c.is_alphanumeric()));
+            && parts.iter().all(|part| {
+                part.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                    && part.chars().all(|c| c == '_' || c.is_alphanumeric())
+            });
         if valid {
             return parts.join(".");
         }
@@ -336,7 +396,9 @@ pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) 
 
 /// Drop `.` components so `root/./src` compares equal to `root/src`.
 fn normalize(path: &Path) -> PathBuf {
-    path.components().filter(|component| !matches!(component, std::path::Component::CurDir)).collect()
+    path.components()
+        .filter(|component| !matches!(component, std::path::Component::CurDir))
+        .collect()
 }
 
 /// `path` relative to `root` with `/` separators, or the path itself when outside.
@@ -354,9 +416,18 @@ mod tests {
     fn module_names_come_from_the_containing_source_root() {
         let root = Path::new("/p");
         let roots = ["src".to_owned(), ".".to_owned()];
-        assert_eq!(module_name_of(Path::new("/p/src/shop/pricing.py"), root, &roots), "shop.pricing");
+        assert_eq!(
+            module_name_of(Path::new("/p/src/shop/pricing.py"), root, &roots),
+            "shop.pricing"
+        );
         assert_eq!(module_name_of(Path::new("/p/src/shop/__init__.py"), root, &roots), "shop");
-        assert_eq!(module_name_of(Path::new("/p/scripts/legacy.py"), root, &roots), "scripts.legacy");
-        assert_eq!(module_name_of(Path::new("/p/scripts/my-tool.py"), root, &["src".to_owned()]), "my-tool");
+        assert_eq!(
+            module_name_of(Path::new("/p/scripts/legacy.py"), root, &roots),
+            "scripts.legacy"
+        );
+        assert_eq!(
+            module_name_of(Path::new("/p/scripts/my-tool.py"), root, &["src".to_owned()]),
+            "my-tool"
+        );
     }
 }

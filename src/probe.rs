@@ -122,7 +122,10 @@ struct ProbeTargetReport {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum ProbeError {
     #[error("the test process wrote no probe report")]
-    #[diagnostic(code(cachescan::probe::silent), help("the test command must run pytest; check its output in the log"))]
+    #[diagnostic(
+        code(cachescan::probe::silent),
+        help("the test command must run pytest; check its output in the log")
+    )]
     NoReport,
     #[error("unreadable probe report {path}: {message}")]
     #[diagnostic(code(cachescan::probe::unreadable))]
@@ -165,9 +168,15 @@ impl ProbeSetup {
             ("PYTHONPATH".to_owned(), python_path),
             ("PYTEST_ADDOPTS".to_owned(), addopts),
             ("CACHESCAN_PROBE_OUT".to_owned(), output.display().to_string()),
-            ("CACHESCAN_PROBE_TARGETS".to_owned(), self.dir.path().join("targets.json").display().to_string()),
+            (
+                "CACHESCAN_PROBE_TARGETS".to_owned(),
+                self.dir.path().join("targets.json").display().to_string(),
+            ),
             ("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()),
-            ("PYTHONPYCACHEPREFIX".to_owned(), self.dir.path().join("pycache").display().to_string()),
+            (
+                "PYTHONPYCACHEPREFIX".to_owned(),
+                self.dir.path().join("pycache").display().to_string(),
+            ),
         ])
     }
 
@@ -185,11 +194,19 @@ pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("probe-") && name.ends_with(".json") {
             let path = entry.path();
-            let unreadable = |message: String| ProbeError::Unreadable { path: path.display().to_string(), message };
-            let text = std::fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
-            let file: ProbeFile = serde_json::from_str(&text).map_err(|error| unreadable(error.to_string()))?;
+            let unreadable = |message: String| ProbeError::Unreadable {
+                path: path.display().to_string(),
+                message,
+            };
+            let text =
+                std::fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
+            let file: ProbeFile =
+                serde_json::from_str(&text).map_err(|error| unreadable(error.to_string()))?;
             if file.format != PROBE_FORMAT || file.version != PROBE_VERSION {
-                return Err(unreadable(format!("format {} version {} is not {PROBE_FORMAT} {PROBE_VERSION}", file.format, file.version)));
+                return Err(unreadable(format!(
+                    "format {} version {} is not {PROBE_FORMAT} {PROBE_VERSION}",
+                    file.format, file.version
+                )));
             }
             files.push(file);
         }
@@ -209,16 +226,22 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
         observation.probe_errors.extend(file.error);
         observation.python = observation.python.or(file.python);
         let reports_outcomes = file.role != "worker";
-        let reports_stats = if has_workers { file.role == "worker" } else { file.role != "controller" };
+        let reports_stats =
+            if has_workers { file.role == "worker" } else { file.role != "controller" };
         if reports_outcomes {
             observation.exitstatus = file.exitstatus.or(observation.exitstatus);
             observation.collected = observation.collected.max(file.collected.unwrap_or_default());
             for test in file.tests {
-                observation.tests.insert(test.nodeid, TestResult { outcome: test.outcome, message: test.message });
+                observation.tests.insert(
+                    test.nodeid,
+                    TestResult { outcome: test.outcome, message: test.message },
+                );
             }
             for error in file.collect_errors {
                 if !observation.collect_errors.iter().any(|(nodeid, _)| *nodeid == error.nodeid) {
-                    observation.collect_errors.push((error.nodeid, error.message.unwrap_or_default()));
+                    observation
+                        .collect_errors
+                        .push((error.nodeid, error.message.unwrap_or_default()));
                 }
             }
         }

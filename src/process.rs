@@ -51,7 +51,9 @@ pub(crate) enum SpawnError {
     #[error("test command `{program}` was not found")]
     #[diagnostic(
         code(cachescan::run::not_found),
-        help("check `project.test_command` in the manifest, or the PATH; to install pytest: python -m pip install pytest")
+        help(
+            "check `project.test_command` in the manifest, or the PATH; to install pytest: python -m pip install pytest"
+        )
     )]
     NotFound { program: String },
     #[error("cannot start `{program}`: {source}")]
@@ -61,7 +63,11 @@ pub(crate) enum SpawnError {
 
 /// Called with the process group id as soon as the child runs (the journal records it, so
 /// `cachescan restore` can stop an orphaned run after `kill -9`).
-pub(crate) fn run(request: &RunRequest, interrupt: &Interrupt, mut on_start: impl FnMut(u32)) -> Result<RunOutcome, SpawnError> {
+pub(crate) fn run(
+    request: &RunRequest,
+    interrupt: &Interrupt,
+    mut on_start: impl FnMut(u32),
+) -> Result<RunOutcome, SpawnError> {
     let program = request.argv.first().cloned().unwrap_or_default();
     let mut expression = duct::cmd(&program, &request.argv[1..])
         .dir(&request.cwd)
@@ -160,7 +166,9 @@ pub(crate) fn stop_orphaned_group(group: u32) {
 
 /// The last `lines` lines of a log, for diagnostics.
 pub(crate) fn log_tail(log: &Path, lines: usize) -> String {
-    let text = std::fs::read(log).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
+    let text = std::fs::read(log)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -59,10 +59,7 @@ fn patches_the_whole_standard_library() {
     let root = standard_library(&interpreter);
     let candidates = python_files(&root);
     let rejected = files_python_cannot_parse(&interpreter, &candidates);
-    let mut coverage = Coverage {
-        rejected_by_python: rejected.len(),
-        ..Coverage::default()
-    };
+    let mut coverage = Coverage { rejected_by_python: rejected.len(), ..Coverage::default() };
     let mut failures = Vec::new();
     for path in candidates.iter().filter(|path| !rejected.contains(*path)) {
         let bytes = std::fs::read(path)
@@ -71,11 +68,7 @@ fn patches_the_whole_standard_library() {
             coverage.not_utf8 += 1;
             continue;
         }
-        let relative = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
+        let relative = path.strip_prefix(&root).unwrap_or(path).to_string_lossy().into_owned();
         match round_trip(path, &relative, bytes) {
             Ok((functions, inserted_lines)) => {
                 coverage.files += 1;
@@ -87,11 +80,7 @@ fn patches_the_whole_standard_library() {
     }
     print_coverage(&root, &coverage, failures.len());
     assert_no_failures(&failures);
-    assert!(
-        coverage.files > MINIMUM_FILES,
-        "only {} files covered",
-        coverage.files
-    );
+    assert!(coverage.files > MINIMUM_FILES, "only {} files covered", coverage.files);
     assert!(
         coverage.functions > MINIMUM_FUNCTIONS,
         "only {} functions covered",
@@ -105,12 +94,16 @@ fn round_trip(path: &Path, relative: &str, bytes: Vec<u8>) -> Result<(usize, usi
         .map_err(|error| format!("Ruff rejects a file CPython parses:\n{}", rendered(&error)))?;
     check_indentation(&original)?;
     let patched = patch::patch(&original, &edits_for_every_function(&original));
-    let reparsed = PythonFile::parse(
-        path.to_path_buf(),
-        relative.to_owned(),
-        patched.bytes.clone(),
-    )
-    .map_err(|error| format!("the patched file does not parse:\n{}", rendered(&error)))?;
+    let reparsed =
+        PythonFile::parse(path.to_path_buf(), relative.to_owned(), patched.bytes.clone()).map_err(
+            |error| {
+                format!(
+                    "the patched file does not parse (inserted lines, 1-based: {:?}):\n{}",
+                    patched.inserted_lines.iter().map(|index| index + 1).collect::<Vec<_>>(),
+                    rendered(&error)
+                )
+            },
+        )?;
     check_same_functions(&original, &reparsed)?;
     check_restores_original(&patched, &bytes)?;
     Ok((original.functions.len(), patched.inserted_lines.len()))
@@ -139,11 +132,7 @@ fn edits_for_every_function(file: &PythonFile) -> Vec<DecoratorEdit> {
 
 /// A `def` must be the first thing on its line, or the decorator would copy code as indent.
 fn check_indentation(file: &PythonFile) -> Result<(), String> {
-    match file
-        .functions
-        .iter()
-        .find(|function| !function.indent.chars().all(char::is_whitespace))
-    {
+    match file.functions.iter().find(|function| !function.indent.chars().all(char::is_whitespace)) {
         Some(function) => Err(format!(
             "line {}: `{}` has non-whitespace before its keyword: {:?}",
             function.line, function.qualname, function.indent
@@ -170,16 +159,9 @@ fn check_restores_original(patched: &Patched, original: &[u8]) -> Result<(), Str
     if restored == original {
         return Ok(());
     }
-    let first_difference = restored
-        .iter()
-        .zip(original)
-        .position(|(left, right)| left != right);
+    let first_difference = restored.iter().zip(original).position(|(left, right)| left != right);
     let offset = first_difference.unwrap_or_else(|| restored.len().min(original.len()));
-    let line = original[..offset]
-        .iter()
-        .filter(|byte| **byte == b'\n')
-        .count()
-        + 1;
+    let line = original[..offset].iter().filter(|byte| **byte == b'\n').count() + 1;
     Err(format!(
         "removing inserted lines {:?} does not give back the original: first difference at original line {line}",
         patched.inserted_lines
@@ -204,10 +186,7 @@ fn rendered(error: &crate::source::SourceError) -> String {
 
 fn standard_library(interpreter: &str) -> PathBuf {
     let output = Command::new(interpreter)
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
-        ])
+        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|error| {
@@ -238,14 +217,10 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
             let entry =
                 entry.unwrap_or_else(|error| panic!("listing {}: {error}", directory.display()));
             let path = entry.path();
-            let file_type = entry
-                .file_type()
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            let file_type =
+                entry.file_type().unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             let name = entry.file_name();
-            if file_type.is_dir()
-                && !THIRD_PARTY_DIRECTORIES
-                    .iter()
-                    .any(|skipped| name == *skipped)
+            if file_type.is_dir() && !THIRD_PARTY_DIRECTORIES.iter().any(|skipped| name == *skipped)
             {
                 directories.push(path);
             } else if file_type.is_file()
@@ -273,19 +248,11 @@ fn files_python_cannot_parse(interpreter: &str, files: &[PathBuf]) -> HashSet<Pa
         list.push('\n');
     }
     let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin
-        .write_all(list.as_bytes())
-        .expect("writing the file list to python");
+    stdin.write_all(list.as_bytes()).expect("writing the file list to python");
     drop(stdin);
     let output = child.wait_with_output().expect("waiting for python");
-    assert!(
-        output.status.success(),
-        "{interpreter} could not check the files"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(PathBuf::from)
-        .collect()
+    assert!(output.status.success(), "{interpreter} could not check the files");
+    String::from_utf8_lossy(&output.stdout).lines().map(PathBuf::from).collect()
 }
 
 fn print_coverage(root: &Path, coverage: &Coverage, failures: usize) {

@@ -6,5 +6,6 @@ use crate::manifest::raw::RawManifest;
 /// The schema as pretty JSON, as committed in `schemas/cachescan.schema.json`.
 pub fn manifest_schema_json() -> String {
     let schema = schemars::schema_for!(RawManifest);
-    serde_json::to_string_pretty(&schema).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+    serde_json::to_string_pretty(&schema)
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }

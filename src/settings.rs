@@ -40,7 +40,12 @@ pub(crate) struct CommandLineSettings {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum SettingsError {
     #[error("invalid setting: {0}")]
-    #[diagnostic(code(cachescan::settings::invalid), help("environment variables: CACHESCAN_CACHE_SIZE, CACHESCAN_TYPED, CACHESCAN_MIN_HIT_RATE, CACHESCAN_MIN_CALLS, CACHESCAN_TIMEOUT"))]
+    #[diagnostic(
+        code(cachescan::settings::invalid),
+        help(
+            "environment variables: CACHESCAN_CACHE_SIZE, CACHESCAN_TYPED, CACHESCAN_MIN_HIT_RATE, CACHESCAN_MIN_CALLS, CACHESCAN_TIMEOUT"
+        )
+    )]
     Invalid(String),
 }
 
@@ -49,11 +54,18 @@ impl Settings {
         crate::manifest::Thresholds { min_hit_rate: self.min_hit_rate, min_calls: self.min_calls }
     }
 
-    pub(crate) fn resolve(manifest: &Manifest, command_line: CommandLineSettings) -> Result<Settings, SettingsError> {
+    pub(crate) fn resolve(
+        manifest: &Manifest,
+        command_line: CommandLineSettings,
+    ) -> Result<Settings, SettingsError> {
         Self::resolve_with(manifest, command_line, Env::prefixed("CACHESCAN_").only(ENV_KEYS))
     }
 
-    fn resolve_with(manifest: &Manifest, command_line: CommandLineSettings, environment: Env) -> Result<Settings, SettingsError> {
+    fn resolve_with(
+        manifest: &Manifest,
+        command_line: CommandLineSettings,
+        environment: Env,
+    ) -> Result<Settings, SettingsError> {
         let from_manifest = Settings {
             cache_size: manifest.defaults.cache_size,
             typed: manifest.defaults.typed,
@@ -64,9 +76,12 @@ impl Settings {
         let figment = Figment::from(Serialized::defaults(from_manifest))
             .merge(environment)
             .merge(Serialized::defaults(command_line));
-        let settings: Settings = figment.extract().map_err(|error| SettingsError::Invalid(error.to_string()))?;
+        let settings: Settings =
+            figment.extract().map_err(|error| SettingsError::Invalid(error.to_string()))?;
         let origin = |key: &str| {
-            figment.find_metadata(key).map_or_else(|| "settings".to_owned(), |metadata| metadata.name.to_string())
+            figment
+                .find_metadata(key)
+                .map_or_else(|| "settings".to_owned(), |metadata| metadata.name.to_string())
         };
         if !(0.0..=1.0).contains(&settings.min_hit_rate) {
             return Err(SettingsError::Invalid(format!(
@@ -75,8 +90,13 @@ impl Settings {
                 origin("min_hit_rate")
             )));
         }
-        if let Some(timeout) = settings.timeout.filter(|timeout| !(*timeout > 0.0 && timeout.is_finite())) {
-            return Err(SettingsError::Invalid(format!("timeout {timeout} (from {}) must be a positive number of seconds", origin("timeout"))));
+        if let Some(timeout) =
+            settings.timeout.filter(|timeout| !(*timeout > 0.0 && timeout.is_finite()))
+        {
+            return Err(SettingsError::Invalid(format!(
+                "timeout {timeout} (from {}) must be a positive number of seconds",
+                origin("timeout")
+            )));
         }
         Ok(settings)
     }
@@ -88,14 +108,19 @@ mod cache_size_as_word {
 
     use crate::manifest::CacheSize;
 
-    pub(super) fn serialize<S: Serializer>(size: &CacheSize, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        size: &CacheSize,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match size {
             CacheSize::Bounded(size) => serializer.serialize_u64(*size),
             CacheSize::Unbounded => serializer.serialize_str("unbounded"),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<CacheSize, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<CacheSize, D::Error> {
         CacheSize::deserialize(deserializer)
     }
 }
@@ -105,7 +130,10 @@ mod optional_cache_size_as_word {
 
     use crate::manifest::CacheSize;
 
-    pub(super) fn serialize<S: Serializer>(size: &Option<CacheSize>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        size: &Option<CacheSize>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match size {
             Some(size) => super::cache_size_as_word::serialize(size, serializer),
             None => serializer.serialize_none(),
@@ -126,19 +154,23 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail API")]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
             let manifest = manifest();
-            let settings = Settings::resolve(&manifest, CommandLineSettings::default()).expect("settings");
+            let settings =
+                Settings::resolve(&manifest, CommandLineSettings::default()).expect("settings");
             assert_eq!(settings.cache_size, CacheSize::Unbounded, "manifest null means unbounded");
             assert_eq!(settings.min_calls, 3);
             assert_eq!(settings.min_hit_rate, 0.5, "built-in default");
             jail.set_env("CACHESCAN_CACHE_SIZE", "64");
             jail.set_env("CACHESCAN_MIN_CALLS", "7");
-            let settings = Settings::resolve(&manifest, CommandLineSettings::default()).expect("settings");
+            let settings =
+                Settings::resolve(&manifest, CommandLineSettings::default()).expect("settings");
             assert_eq!(settings.cache_size, CacheSize::Bounded(64), "environment over manifest");
             assert_eq!(settings.min_calls, 7);
-            let command_line = CommandLineSettings { cache_size: Some(CacheSize::Unbounded), timeout: None };
+            let command_line =
+                CommandLineSettings { cache_size: Some(CacheSize::Unbounded), timeout: None };
             let settings = Settings::resolve(&manifest, command_line).expect("settings");
             assert_eq!(settings.cache_size, CacheSize::Unbounded, "command line over environment");
             Ok(())
@@ -146,11 +178,17 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail API")]
     fn bad_environment_values_name_their_origin() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CACHESCAN_MIN_HIT_RATE", "1.5");
-            let error = Settings::resolve(&manifest(), CommandLineSettings::default()).expect_err("out of range");
-            assert!(error.to_string().contains("CACHESCAN_MIN_HIT_RATE") || error.to_string().contains("environment"), "{error}");
+            let error = Settings::resolve(&manifest(), CommandLineSettings::default())
+                .expect_err("out of range");
+            assert!(
+                error.to_string().contains("CACHESCAN_MIN_HIT_RATE")
+                    || error.to_string().contains("environment"),
+                "{error}"
+            );
             Ok(())
         });
     }

@@ -34,7 +34,6 @@ pub(crate) struct Shell {
 
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
-const ERROR: Style = AnsiColor::Red.on_default().bold();
 
 impl Shell {
     pub(crate) fn new(verbosity: Verbosity, choice: ColorChoice) -> Self {
@@ -44,7 +43,8 @@ impl Shell {
             ColorChoice::Never => false,
             ColorChoice::Auto => {
                 let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-                let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|value| !value.is_empty() && value != "0");
+                let forced = std::env::var_os("CLICOLOR_FORCE")
+                    .is_some_and(|value| !value.is_empty() && value != "0");
                 !no_color && (forced || stderr_is_terminal)
             }
         };
@@ -62,7 +62,11 @@ impl Shell {
     /// A right-aligned verb and a message, like cargo's "   Compiling foo".
     pub(crate) fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {
-            let _ = writeln!(std::io::stderr(), "{} {message}", self.paint(STATUS, &format!("{verb:>12}")));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{} {message}",
+                self.paint(STATUS, &format!("{verb:>12}"))
+            );
         }
     }
 
@@ -77,10 +81,6 @@ impl Shell {
         if self.verbosity >= Verbosity::Normal {
             let _ = writeln!(std::io::stderr(), "{}: {message}", self.paint(WARNING, "warning"));
         }
-    }
-
-    pub(crate) fn error(&self, message: impl std::fmt::Display) {
-        let _ = writeln!(std::io::stderr(), "{}: {message}", self.paint(ERROR, "error"));
     }
 
     /// Render a diagnostic as text (with colour only when the shell has it).

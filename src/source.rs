@@ -54,8 +54,6 @@ pub(crate) enum ImportInsertion {
 pub(crate) struct FunctionDef {
     /// `f`, `Class.method`, `Outer.Inner.method`.
     pub qualname: String,
-    /// Offset of the `def` keyword, or of `async` for `async def`.
-    pub keyword_offset: usize,
     /// 1-based line of that keyword.
     pub line: usize,
     /// Offset of the start of that line.
@@ -78,12 +76,17 @@ pub(crate) type SourceError = Box<SourceDiagnostic>;
 impl PythonFile {
     /// Read and parse `path`; `relative` is how reports name it.
     pub(crate) fn load(path: &Path, relative: String) -> Result<PythonFile, SourceError> {
-        let bytes = crate::fsio::read(path)
-            .map_err(|error| Box::new(SourceDiagnostic::error("cachescan::python::unreadable", error.to_string())))?;
+        let bytes = crate::fsio::read(path).map_err(|error| {
+            Box::new(SourceDiagnostic::error("cachescan::python::unreadable", error.to_string()))
+        })?;
         Self::parse(path.to_path_buf(), relative, bytes)
     }
 
-    pub(crate) fn parse(path: PathBuf, relative: String, bytes: Vec<u8>) -> Result<PythonFile, SourceError> {
+    pub(crate) fn parse(
+        path: PathBuf,
+        relative: String,
+        bytes: Vec<u8>,
+    ) -> Result<PythonFile, SourceError> {
         let has_bom = bytes.starts_with(UTF8_BOM);
         let body = if has_bom { &bytes[UTF8_BOM.len()..] } else { &bytes[..] };
         let text = std::str::from_utf8(body)
@@ -98,9 +101,14 @@ impl PythonFile {
         let parsed = ruff_python_parser::parse_module(&source.text).map_err(|error| {
             let line = source.line_of(error.location.start().to_usize());
             Box::new(
-                SourceDiagnostic::error("cachescan::python::syntax-error", format!("{relative}:{line}: invalid Python syntax"))
-                    .with_label(&source, to_span(error.location), error.error.to_string())
-                    .with_help("cachescan only edits files that Python can parse; fix the file or exclude it"),
+                SourceDiagnostic::error(
+                    "cachescan::python::syntax-error",
+                    format!("{relative}:{line}: invalid Python syntax"),
+                )
+                .with_label(&source, to_span(error.location), error.error.to_string())
+                .with_help(
+                    "cachescan only edits files that Python can parse; fix the file or exclude it",
+                ),
             )
         })?;
         let module = parsed.syntax();
@@ -115,7 +123,16 @@ impl PythonFile {
         let functions = collector.functions;
         let imports_functools = module.body.iter().any(is_import_functools);
         let import_insertion = import_insertion(&source.text, &module.body);
-        Ok(PythonFile { path, relative, bytes, has_bom, source, functions, imports_functools, import_insertion })
+        Ok(PythonFile {
+            path,
+            relative,
+            bytes,
+            has_bom,
+            source,
+            functions,
+            imports_functools,
+            import_insertion,
+        })
     }
 
     /// Qualified names of every function a pattern can name, for "did you mean".
@@ -140,7 +157,9 @@ impl Collector<'_> {
     fn body(&mut self, body: &[Stmt], prefix: &str, in_class: bool, conditional: bool) {
         for statement in body {
             match statement {
-                Stmt::FunctionDef(function) => self.function(function, prefix, in_class, conditional),
+                Stmt::FunctionDef(function) => {
+                    self.function(function, prefix, in_class, conditional)
+                }
                 Stmt::ClassDef(class) => {
                     let prefix = format!("{prefix}{}.", class.name.as_str());
                     self.body(&class.body, &prefix, true, conditional);
@@ -179,19 +198,28 @@ impl Collector<'_> {
         }
     }
 
-    fn function(&mut self, function: &ast::StmtFunctionDef, prefix: &str, in_class: bool, conditional: bool) {
-        let search_from = function.decorator_list.last().map_or(function.start(), |decorator| decorator.end());
+    fn function(
+        &mut self,
+        function: &ast::StmtFunctionDef,
+        prefix: &str,
+        in_class: bool,
+        conditional: bool,
+    ) {
+        let search_from =
+            function.decorator_list.last().map_or(function.start(), |decorator| decorator.end());
         let keyword_offset = self.keyword_offset(search_from, function.name.start());
         let line_start = self.text[..keyword_offset].rfind('\n').map_or(0, |newline| newline + 1);
         let indent = self.text[line_start..keyword_offset].to_owned();
-        let head = TextRange::new(TextSize::try_from(keyword_offset).unwrap_or_default(), function.name.end());
+        let head = TextRange::new(
+            TextSize::try_from(keyword_offset).unwrap_or_default(),
+            function.name.end(),
+        );
         let is_overload = function.decorator_list.iter().any(|decorator| {
             hazard::decorator_name(&decorator.expression).rsplit('.').next() == Some("overload")
         });
         let context = HazardContext { in_class, reassigned_globals: self.reassigned_globals, head };
         self.functions.push(FunctionDef {
             qualname: format!("{prefix}{}", function.name.as_str()),
-            keyword_offset,
             line: self.text[..keyword_offset].matches('\n').count() + 1,
             line_start,
             indent,
@@ -221,13 +249,19 @@ fn is_import_functools(statement: &Stmt) -> bool {
 fn is_prelude(index: usize, statement: &Stmt) -> bool {
     match statement {
         Stmt::Expr(expression) => index == 0 && expression.value.is_string_literal_expr(),
-        Stmt::ImportFrom(import) => import.module.as_ref().is_some_and(|module| module.as_str() == "__future__"),
+        Stmt::ImportFrom(import) => {
+            import.module.as_ref().is_some_and(|module| module.as_str() == "__future__")
+        }
         _ => false,
     }
 }
 
 fn import_insertion(text: &str, body: &[Stmt]) -> ImportInsertion {
-    let prelude = body.iter().enumerate().take_while(|(index, statement)| is_prelude(*index, statement)).count();
+    let prelude = body
+        .iter()
+        .enumerate()
+        .take_while(|(index, statement)| is_prelude(*index, statement))
+        .count();
     match (prelude, body.get(prelude)) {
         // No prelude: just above the first statement, so leading comments (shebang,
         // encoding declaration, licence) stay first.
@@ -252,7 +286,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> PythonFile {
-        PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), text.as_bytes().to_vec()).expect("valid python")
+        PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), text.as_bytes().to_vec())
+            .expect("valid python")
     }
 
     #[test]
@@ -270,19 +305,29 @@ mod tests {
         let file = parse("import x\n\n@x.deco(\n  1)\n@other\nasync def f():\n    pass\n");
         let function = &file.functions[0];
         assert_eq!(function.line, 6);
-        assert_eq!(&file.source.text[function.keyword_offset..function.keyword_offset + 5], "async");
+        assert_eq!(
+            &file.source.text
+                [function.head.start().to_usize()..function.head.start().to_usize() + 5],
+            "async"
+        );
     }
 
     #[test]
     fn modern_syntax_parses() {
-        let file = parse("type Alias = list[int]\nmatch x:\n    case 1:\n        def f(): return f\"{x!r:>{w}}\"\n");
+        let file = parse(
+            "type Alias = list[int]\nmatch x:\n    case 1:\n        def f(): return f\"{x!r:>{w}}\"\n",
+        );
         assert_eq!(file.qualnames().collect::<Vec<_>>(), ["f"]);
     }
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let error = PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), b"x = 1\ndef (:\n".to_vec())
-            .expect_err("invalid");
+        let error = PythonFile::parse(
+            PathBuf::from("m.py"),
+            "m.py".to_owned(),
+            b"x = 1\ndef (:\n".to_vec(),
+        )
+        .expect_err("invalid");
         assert!(error.to_string().contains("m.py:2"), "{error}");
     }
 

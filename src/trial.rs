@@ -47,8 +47,6 @@ pub(crate) enum TrialError {
 /// One test run: which functions were patched and what came of it.
 #[derive(Debug, Clone)]
 pub(crate) struct RunRecord {
-    pub label: String,
-    pub functions: Vec<usize>,
     pub end: RunEnd,
     pub duration: Duration,
     pub observation: Option<Observation>,
@@ -123,11 +121,14 @@ impl<'a> Runner<'a> {
                 path: plan.files[function.file].path.clone(),
             })
             .collect();
-        let probe = ProbeSetup::new(&targets).map_err(|error| TrialError::Setup(error.to_string()))?;
+        let probe =
+            ProbeSetup::new(&targets).map_err(|error| TrialError::Setup(error.to_string()))?;
         let runs_dir = state_dir.join("runs");
         let _ = std::fs::remove_dir_all(&runs_dir);
-        crate::fsio::create_dir_all(&runs_dir).map_err(|error| TrialError::Setup(error.to_string()))?;
-        let progress = if shell.is_terminal() && shell.verbosity >= crate::shell::Verbosity::Normal {
+        crate::fsio::create_dir_all(&runs_dir)
+            .map_err(|error| TrialError::Setup(error.to_string()))?;
+        let progress = if shell.is_terminal() && shell.verbosity >= crate::shell::Verbosity::Normal
+        {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("{spinner:.green} test run {pos}: {msg} [{elapsed}]")
@@ -170,9 +171,13 @@ impl<'a> Runner<'a> {
         }
         self.runs += 1;
         self.progress.set_position(self.runs as u64);
-        let slug: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let slug: String =
+            label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let log = self.runs_dir.join(format!("{:03}-{slug}.log", self.runs));
-        let output = self.probe.output_dir(self.runs).map_err(|error| TrialError::Setup(error.to_string()))?;
+        let output = self
+            .probe
+            .output_dir(self.runs)
+            .map_err(|error| TrialError::Setup(error.to_string()))?;
         let mut env = self.manifest.env.clone();
         env.extend(self.probe.environment(&output));
         let request = RunRequest {
@@ -196,9 +201,17 @@ impl<'a> Runner<'a> {
             Ok(observation) => (Some(observation), None),
             Err(error) => (None, Some(error.to_string())),
         };
+        self.shell.verbose(
+            "Ran",
+            format!(
+                "{label} with {} patched: {:?} in {:.1} s, log {}",
+                functions.len(),
+                outcome.end,
+                outcome.duration.as_secs_f64(),
+                log.display()
+            ),
+        );
         Ok(RunRecord {
-            label: label.to_owned(),
-            functions: functions.to_vec(),
             end: outcome.end,
             duration: outcome.duration,
             observation,
@@ -207,7 +220,11 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn patch_and_run(&mut self, functions: &[usize], request: &RunRequest) -> Result<process::RunOutcome, TrialError> {
+    fn patch_and_run(
+        &mut self,
+        functions: &[usize],
+        request: &RunRequest,
+    ) -> Result<process::RunOutcome, TrialError> {
         for (file, patched) in self.plan.patch_files(functions) {
             let file = &self.plan.files[file];
             self.journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, false)?;
@@ -234,35 +251,60 @@ impl<'a> Runner<'a> {
         let observation = match (&record.end, &record.observation) {
             (RunEnd::TimedOut, _) => {
                 return Err(TrialError::Baseline {
-                    message: format!("the baseline test run timed out after {:.0} s", self.timeout.as_secs_f64()),
+                    message: format!(
+                        "the baseline test run timed out after {:.0} s",
+                        self.timeout.as_secs_f64()
+                    ),
                     help: Some("raise project.timeout or --timeout".to_owned()),
                 });
             }
             (_, None) => {
                 let output = tail();
-                let help = if output.contains("No module named pytest") || output.contains("pytest: not found") {
-                    "pytest is not installed for this Python: python -m pip install pytest".to_owned()
+                let help = if output.contains("No module named pytest")
+                    || output.contains("pytest: not found")
+                {
+                    "pytest is not installed for this Python: python -m pip install pytest"
+                        .to_owned()
                 } else {
-                    format!("the test command must run pytest; its output is in {}", record.log.display())
+                    format!(
+                        "the test command must run pytest; its output is in {}",
+                        record.log.display()
+                    )
                 };
                 return Err(TrialError::Baseline {
-                    message: format!("the test command did not run pytest ({}):\n{output}", record.probe_error.clone().unwrap_or_default()),
+                    message: format!(
+                        "the test command did not run pytest ({}):\n{output}",
+                        record.probe_error.clone().unwrap_or_default()
+                    ),
                     help: Some(help),
                 });
             }
             (_, Some(observation)) => observation.clone(),
         };
         if !observation.collect_errors.is_empty() {
-            let errors: Vec<String> = observation.collect_errors.iter().map(|(nodeid, message)| format!("  {nodeid}: {message}")).collect();
+            let errors: Vec<String> = observation
+                .collect_errors
+                .iter()
+                .map(|(nodeid, message)| format!("  {nodeid}: {message}"))
+                .collect();
             return Err(TrialError::Baseline {
-                message: format!("the baseline run has collection errors:\n{}\n\n{}", errors.join("\n"), tail()),
-                help: Some("fix the test suite so that `pytest --collect-only` succeeds, then run again".to_owned()),
+                message: format!(
+                    "the baseline run has collection errors:\n{}\n\n{}",
+                    errors.join("\n"),
+                    tail()
+                ),
+                help: Some(
+                    "fix the test suite so that `pytest --collect-only` succeeds, then run again"
+                        .to_owned(),
+                ),
             });
         }
         if observation.tests.is_empty() {
             return Err(TrialError::Baseline {
                 message: format!("the baseline run collected no tests:\n{}", tail()),
-                help: Some("check `project.test_command` and that it runs in the project root".to_owned()),
+                help: Some(
+                    "check `project.test_command` and that it runs in the project root".to_owned(),
+                ),
             });
         }
         let failures = verdict::baseline_failures(&observation);
@@ -281,20 +323,32 @@ impl<'a> Runner<'a> {
         match (&record.end, &record.observation) {
             (RunEnd::TimedOut, _) => RunJudgement::Broken {
                 tests: Vec::new(),
-                reason: format!("the test run timed out after {:.0} s and was killed", self.timeout.as_secs_f64()),
+                reason: format!(
+                    "the test run timed out after {:.0} s and was killed",
+                    self.timeout.as_secs_f64()
+                ),
             },
             (_, None) => RunJudgement::Broken {
                 tests: Vec::new(),
-                reason: format!("the test run crashed: {}", record.probe_error.clone().unwrap_or_default()),
+                reason: format!(
+                    "the test run crashed: {}",
+                    record.probe_error.clone().unwrap_or_default()
+                ),
             },
             (_, Some(observation)) => {
                 let tests = verdict::broken_tests(baseline, observation, ignored);
                 let collect_errors = observation.collect_errors.len();
                 if !tests.is_empty() {
-                    let reason = format!("{} changed outcome", crate::report::plan::plural(tests.len(), "test"));
+                    let reason = format!(
+                        "{} changed outcome",
+                        crate::report::plan::plural(tests.len(), "test")
+                    );
                     RunJudgement::Broken { tests, reason }
                 } else if collect_errors > 0 {
-                    RunJudgement::Broken { tests, reason: format!("{collect_errors} collection error(s)") }
+                    RunJudgement::Broken {
+                        tests,
+                        reason: format!("{collect_errors} collection error(s)"),
+                    }
                 } else {
                     RunJudgement::Clean
                 }
@@ -307,14 +361,19 @@ impl<'a> Runner<'a> {
     }
 
     /// Run the chosen strategy over `functions` (indices of planned, patchable functions).
-    pub(crate) fn trial(mut self, strategy: Strategy, functions: Vec<usize>) -> Result<TrialResult, TrialError> {
+    pub(crate) fn trial(
+        mut self,
+        strategy: Strategy,
+        functions: Vec<usize>,
+    ) -> Result<TrialResult, TrialError> {
         let baseline = self.baseline()?;
         let mut evidence = BTreeMap::new();
         match strategy {
             Strategy::Individual => {
                 for function in functions {
                     self.step("Trying", self.id(function).to_owned());
-                    let record = self.run(&[function], &format!("individual-{}", self.id(function)))?;
+                    let record =
+                        self.run(&[function], &format!("individual-{}", self.id(function)))?;
                     let judgement = self.judge(&record);
                     evidence.insert(function, (record, judgement));
                 }
@@ -322,13 +381,18 @@ impl<'a> Runner<'a> {
             Strategy::Bisect => self.bisect(functions, &mut evidence)?,
         }
         self.progress.finish_and_clear();
-        let baseline_failures = self.baseline.as_ref().map(|(_, failures)| failures.clone()).unwrap_or_default();
+        let baseline_failures =
+            self.baseline.as_ref().map(|(_, failures)| failures.clone()).unwrap_or_default();
         Ok(TrialResult { baseline, baseline_failures, evidence, test_runs: self.runs })
     }
 
     /// Screen all at once; isolate culprits by halving; confirm each alone; confirm the rest
     /// together once more.
-    fn bisect(&mut self, functions: Vec<usize>, evidence: &mut BTreeMap<usize, (RunRecord, RunJudgement)>) -> Result<(), TrialError> {
+    fn bisect(
+        &mut self,
+        functions: Vec<usize>,
+        evidence: &mut BTreeMap<usize, (RunRecord, RunJudgement)>,
+    ) -> Result<(), TrialError> {
         if functions.is_empty() {
             return Ok(());
         }
@@ -349,7 +413,8 @@ impl<'a> Runner<'a> {
                 Some(found) => found,
                 None => {
                     self.step("Confirming", self.id(function).to_owned());
-                    let record = self.run(&[function], &format!("confirm-{}", self.id(function)))?;
+                    let record =
+                        self.run(&[function], &format!("confirm-{}", self.id(function)))?;
                     let judgement = self.judge(&record);
                     (record, judgement)
                 }
@@ -359,11 +424,15 @@ impl<'a> Runner<'a> {
                 evidence.insert(function, (record, judgement));
             }
         }
-        let rest: Vec<usize> = functions.into_iter().filter(|function| !culprits.contains(function)).collect();
+        let rest: Vec<usize> =
+            functions.into_iter().filter(|function| !culprits.contains(function)).collect();
         if rest.is_empty() {
             return Ok(());
         }
-        self.step("Confirming", format!("{} together", crate::report::plan::plural(rest.len(), "remaining target")));
+        self.step(
+            "Confirming",
+            format!("{} together", crate::report::plan::plural(rest.len(), "remaining target")),
+        );
         let record = self.run(&rest, "confirm-rest")?;
         let judgement = self.judge(&record);
         if judgement.is_clean() {
@@ -384,8 +453,11 @@ impl<'a> Runner<'a> {
 
     /// `group` is known to break tests. Halve it until each failing part is one function.
     /// Suspects come with their own solo run when one was made on the way.
-    #[expect(clippy::type_complexity, reason = "a suspect and its optional solo run")]
-    fn isolate(&mut self, group: Vec<usize>, suspects: &mut Vec<(usize, Option<(RunRecord, RunJudgement)>)>) -> Result<(), TrialError> {
+    fn isolate(
+        &mut self,
+        group: Vec<usize>,
+        suspects: &mut Vec<(usize, Option<(RunRecord, RunJudgement)>)>,
+    ) -> Result<(), TrialError> {
         if group.len() == 1 {
             suspects.push((group[0], None));
             return Ok(());

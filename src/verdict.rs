@@ -61,7 +61,11 @@ pub(crate) fn baseline_failures(baseline: &Observation) -> BTreeSet<String> {
 
 /// Every test whose outcome differs from the baseline (missing and new tests included),
 /// ignoring tests that already failed there.
-pub(crate) fn broken_tests(baseline: &Observation, run: &Observation, ignored: &BTreeSet<String>) -> Vec<BrokenTest> {
+pub(crate) fn broken_tests(
+    baseline: &Observation,
+    run: &Observation,
+    ignored: &BTreeSet<String>,
+) -> Vec<BrokenTest> {
     let nodeids: BTreeSet<&String> = baseline.tests.keys().chain(run.tests.keys()).collect();
     nodeids
         .into_iter()
@@ -81,20 +85,37 @@ pub(crate) fn broken_tests(baseline: &Observation, run: &Observation, ignored: &
 }
 
 /// What the probe's statistics say, for a function whose tests are unchanged.
-pub(crate) fn judge_statistics(stats: Option<&TargetStats>, thresholds: &Thresholds) -> (Verdict, String) {
+pub(crate) fn judge_statistics(
+    stats: Option<&TargetStats>,
+    thresholds: &Thresholds,
+) -> (Verdict, String) {
     let Some(stats) = stats else {
         return (Verdict::Invisible, "the probe reported nothing about this function".to_owned());
     };
     let loaded = stats.loaded_files.iter().cloned().collect::<Vec<_>>().join(", ");
     match stats.state.as_str() {
         "stats" => {}
-        "not-loaded" => return (Verdict::Invisible, "the test process never imported this module".to_owned()),
-        "other-file" => return (Verdict::Invisible, format!("the test process loaded another copy of the module: {loaded}")),
+        "not-loaded" => {
+            return (Verdict::Invisible, "the test process never imported this module".to_owned());
+        }
+        "other-file" => {
+            return (
+                Verdict::Invisible,
+                format!("the test process loaded another copy of the module: {loaded}"),
+            );
+        }
         "not-wrapped" => {
             return (Verdict::Invisible, "the test process loaded the module, but the function it saw is not the patched one".to_owned());
         }
-        "missing" => return (Verdict::Invisible, "the test process loaded the module, but it has no such function".to_owned()),
-        other => return (Verdict::Invisible, format!("the probe reported an unknown state `{other}`")),
+        "missing" => {
+            return (
+                Verdict::Invisible,
+                "the test process loaded the module, but it has no such function".to_owned(),
+            );
+        }
+        other => {
+            return (Verdict::Invisible, format!("the probe reported an unknown state `{other}`"));
+        }
     }
     let calls = stats.hits + stats.misses;
     if calls == 0 {
@@ -102,10 +123,16 @@ pub(crate) fn judge_statistics(stats: Option<&TargetStats>, thresholds: &Thresho
     }
     let rate = hit_rate(stats.hits, stats.misses).unwrap_or_default();
     if calls < thresholds.min_calls {
-        return (Verdict::LowHitRate, format!("{calls} calls, fewer than min_calls = {}", thresholds.min_calls));
+        return (
+            Verdict::LowHitRate,
+            format!("{calls} calls, fewer than min_calls = {}", thresholds.min_calls),
+        );
     }
     if rate < thresholds.min_hit_rate {
-        return (Verdict::LowHitRate, format!("hit rate {rate:.2} below min_hit_rate = {}", thresholds.min_hit_rate));
+        return (
+            Verdict::LowHitRate,
+            format!("hit rate {rate:.2} below min_hit_rate = {}", thresholds.min_hit_rate),
+        );
     }
     (Verdict::Safe, format!("{calls} calls, hit rate {rate:.2}; every test outcome unchanged"))
 }
@@ -124,7 +151,10 @@ mod tests {
     fn observation(tests: &[(&str, &str)]) -> Observation {
         let mut observation = Observation::default();
         for (nodeid, outcome) in tests {
-            observation.tests.insert((*nodeid).to_owned(), TestResult { outcome: (*outcome).to_owned(), message: None });
+            observation.tests.insert(
+                (*nodeid).to_owned(),
+                TestResult { outcome: (*outcome).to_owned(), message: None },
+            );
         }
         observation
     }
@@ -135,18 +165,27 @@ mod tests {
 
     #[test]
     fn changed_missing_and_new_tests_are_broken_but_baseline_failures_are_ignored() {
-        let baseline = observation(&[("a", "passed"), ("b", "passed"), ("c", "failed"), ("d", "passed")]);
-        let run = observation(&[("a", "passed"), ("b", "failed"), ("c", "passed"), ("e", "passed")]);
+        let baseline =
+            observation(&[("a", "passed"), ("b", "passed"), ("c", "failed"), ("d", "passed")]);
+        let run =
+            observation(&[("a", "passed"), ("b", "failed"), ("c", "passed"), ("e", "passed")]);
         let ignored = baseline_failures(&baseline);
-        let broken: Vec<_> = broken_tests(&baseline, &run, &ignored).into_iter().map(|test| test.nodeid).collect();
+        let broken: Vec<_> =
+            broken_tests(&baseline, &run, &ignored).into_iter().map(|test| test.nodeid).collect();
         assert_eq!(broken, ["b", "d", "e"]);
     }
 
     #[test]
     fn zero_calls_is_never_safe() {
         let thresholds = Thresholds { min_hit_rate: 0.0, min_calls: 0 };
-        assert_eq!(judge_statistics(Some(&stats("stats", 0, 0)), &thresholds).0, Verdict::NotCalled);
-        assert_eq!(judge_statistics(Some(&stats("not-loaded", 0, 0)), &thresholds).0, Verdict::Invisible);
+        assert_eq!(
+            judge_statistics(Some(&stats("stats", 0, 0)), &thresholds).0,
+            Verdict::NotCalled
+        );
+        assert_eq!(
+            judge_statistics(Some(&stats("not-loaded", 0, 0)), &thresholds).0,
+            Verdict::Invisible
+        );
         assert_eq!(judge_statistics(None, &thresholds).0, Verdict::Invisible);
     }
 
@@ -154,8 +193,14 @@ mod tests {
     fn thresholds_separate_safe_from_low_hit_rate() {
         let thresholds = Thresholds { min_hit_rate: 0.5, min_calls: 10 };
         assert_eq!(judge_statistics(Some(&stats("stats", 9, 1)), &thresholds).0, Verdict::Safe);
-        assert_eq!(judge_statistics(Some(&stats("stats", 4, 6)), &thresholds).0, Verdict::LowHitRate);
-        assert_eq!(judge_statistics(Some(&stats("stats", 8, 1)), &thresholds).0, Verdict::LowHitRate);
+        assert_eq!(
+            judge_statistics(Some(&stats("stats", 4, 6)), &thresholds).0,
+            Verdict::LowHitRate
+        );
+        assert_eq!(
+            judge_statistics(Some(&stats("stats", 8, 1)), &thresholds).0,
+            Verdict::LowHitRate
+        );
         assert_eq!(hit_rate(26973, 30), Some(0.9989));
     }
 }
@@ -175,7 +220,10 @@ pub(crate) struct FunctionVerdict {
 /// that judged them.
 pub(crate) fn decide(
     plan: &crate::plan::Plan,
-    evidence: &std::collections::BTreeMap<usize, (crate::trial::RunRecord, crate::trial::RunJudgement)>,
+    evidence: &std::collections::BTreeMap<
+        usize,
+        (crate::trial::RunRecord, crate::trial::RunJudgement),
+    >,
     thresholds: &Thresholds,
 ) -> Vec<FunctionVerdict> {
     use crate::plan::Action;
@@ -184,12 +232,21 @@ pub(crate) fn decide(
         .iter()
         .enumerate()
         .map(|(index, function)| {
-            let skipped = |detail: String| FunctionVerdict { function: index, verdict: Verdict::Skipped, detail, stats: None, broken: Vec::new() };
+            let skipped = |detail: String| FunctionVerdict {
+                function: index,
+                verdict: Verdict::Skipped,
+                detail,
+                stats: None,
+                broken: Vec::new(),
+            };
             if function.action == Action::Skip {
                 let codes: Vec<&str> = function
                     .hazards
                     .iter()
-                    .filter(|hazard| hazard.code.severity() == crate::hazard::HazardSeverity::Error && !function.allowed.contains(&hazard.code))
+                    .filter(|hazard| {
+                        hazard.code.severity() == crate::hazard::HazardSeverity::Error
+                            && !function.allowed.contains(&hazard.code)
+                    })
                     .map(|hazard| hazard.code.as_str())
                     .collect();
                 return skipped(format!("not patched: {}", codes.join(", ")));
@@ -197,7 +254,11 @@ pub(crate) fn decide(
             let Some((record, judgement)) = evidence.get(&index) else {
                 return skipped("not tried".to_owned());
             };
-            let stats = record.observation.as_ref().and_then(|observation| observation.targets.get(&function.id)).cloned();
+            let stats = record
+                .observation
+                .as_ref()
+                .and_then(|observation| observation.targets.get(&function.id))
+                .cloned();
             match judgement {
                 RunJudgement::Broken { tests, reason } => FunctionVerdict {
                     function: index,

@@ -47,10 +47,7 @@ fn assert_points_at(stderr: &str, file: &str, line: usize) {
                 header.starts_with(&wanted)
             })
     });
-    assert!(
-        found,
-        "expected a snippet at {file} line {line}, got:\n{stderr}"
-    );
+    assert!(found, "expected a snippet at {file} line {line}, got:\n{stderr}");
 }
 
 /// Snapshot stderr with the scratch path shown as `[ROOT]` and the manifest that caused it
@@ -87,9 +84,8 @@ fn typo_in_target_key_suggests_functions() {
 
 #[test]
 fn typo_in_project_key_suggests_test_command() {
-    let project = project(&format!(
-        "version: 1\nproject:\n  test_comand: [python, -m, pytest]\n{TARGET}"
-    ));
+    let project =
+        project(&format!("version: 1\nproject:\n  test_comand: [python, -m, pytest]\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("did you mean `test_command`?"), "{stderr}");
@@ -184,10 +180,7 @@ fn unsupported_version() {
     let project = project(&format!("version: 2\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 1);
-    assert!(
-        stderr.contains("version: 1"),
-        "the help names the supported version: {stderr}"
-    );
+    assert!(stderr.contains("version: 1"), "the help names the supported version: {stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -226,9 +219,7 @@ fn empty_functions_list() {
 
 #[test]
 fn negative_default_cache_size() {
-    let project = project(&format!(
-        "version: 1\ndefaults:\n  cache_size: -1\n{TARGET}"
-    ));
+    let project = project(&format!("version: 1\ndefaults:\n  cache_size: -1\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("-1"), "{stderr}");
@@ -248,9 +239,7 @@ fn negative_target_cache_size() {
 
 #[test]
 fn min_hit_rate_above_one() {
-    let project = project(&format!(
-        "version: 1\nthresholds:\n  min_hit_rate: 1.5\n{TARGET}"
-    ));
+    let project = project(&format!("version: 1\nthresholds:\n  min_hit_rate: 1.5\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     assert!(stderr.contains("1.5"), "{stderr}");
@@ -259,9 +248,7 @@ fn min_hit_rate_above_one() {
 
 #[test]
 fn negative_min_calls() {
-    let project = project(&format!(
-        "version: 1\nthresholds:\n  min_calls: -1\n{TARGET}"
-    ));
+    let project = project(&format!("version: 1\nthresholds:\n  min_calls: -1\n{TARGET}"));
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 3);
     snapshot_stderr!(project, stderr);
@@ -290,10 +277,7 @@ fn unknown_hazard_code_suggests_the_closest() {
     );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
-    assert!(
-        stderr.contains("did you mean `method-self-leak`?"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("did you mean `method-self-leak`?"), "{stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -304,10 +288,7 @@ fn unknown_hazard_code_far_from_any_lists_them_all() {
     );
     let stderr = refused(&project);
     assert_points_at(&stderr, "cachescan.yaml", 5);
-    assert!(
-        stderr.contains("async-function"),
-        "the help lists the known codes: {stderr}"
-    );
+    assert!(stderr.contains("async-function"), "the help lists the known codes: {stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -358,10 +339,7 @@ fn path_does_not_exist() {
 #[test]
 fn python_syntax_error_points_into_the_python_file() {
     let project = project("version: 1\ntargets:\n  - module: broken\n    functions: [\"*\"]\n");
-    project.write(
-        "broken.py",
-        "def fine(x):\n    return x\n\ndef broken(:\n    pass\n",
-    );
+    project.write("broken.py", "def fine(x):\n    return x\n\ndef broken(:\n    pass\n");
     let stderr = refused(&project);
     assert_points_at(&stderr, "broken.py", 4);
     snapshot_stderr!(project, stderr);
@@ -370,15 +348,10 @@ fn python_syntax_error_points_into_the_python_file() {
 #[test]
 fn python_file_that_is_not_utf8() {
     let project = project("version: 1\ntargets:\n  - path: latin1.py\n    functions: [\"*\"]\n");
-    project.write(
-        "latin1.py",
-        b"# -*- coding: latin-1 -*-\ndef greet():\n    return \"caf\xe9\"\n",
-    );
+    project
+        .write("latin1.py", b"# -*- coding: latin-1 -*-\ndef greet():\n    return \"caf\xe9\"\n");
     let stderr = refused(&project);
-    assert!(
-        stderr.contains("latin1.py"),
-        "the diagnostic names the file: {stderr}"
-    );
+    assert!(stderr.contains("latin1.py"), "the diagnostic names the file: {stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -391,10 +364,7 @@ fn manifest_that_is_not_utf8() {
     );
     project.write("m.py", MODULE);
     let stderr = refused(&project);
-    assert!(
-        stderr.contains("cachescan.yaml"),
-        "the diagnostic names the file: {stderr}"
-    );
+    assert!(stderr.contains("cachescan.yaml"), "the diagnostic names the file: {stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -422,10 +392,7 @@ fn yaml_unclosed_bracket() {
 fn no_manifest_in_an_empty_directory() {
     let project = Scratch::empty();
     let stderr = refused(&project);
-    assert!(
-        stderr.contains("--manifest"),
-        "the help says how to name one: {stderr}"
-    );
+    assert!(stderr.contains("--manifest"), "the help says how to name one: {stderr}");
     snapshot_stderr!(project, stderr);
 }
 
@@ -464,14 +431,8 @@ targets:
     for line in [3, 5, 6, 9, 11, 12, 13, 14] {
         assert_points_at(&stderr, "cachescan.yaml", line);
     }
-    let reported = stderr
-        .lines()
-        .filter(|line| line.trim_start().starts_with('×'))
-        .count();
-    assert_eq!(
-        reported, 9,
-        "one diagnostic per problem (line 11 has two):\n{stderr}"
-    );
+    let reported = stderr.lines().filter(|line| line.trim_start().starts_with('×')).count();
+    assert_eq!(reported, 9, "one diagnostic per problem (line 11 has two):\n{stderr}");
     snapshot_stderr!(project, stderr);
 }
 

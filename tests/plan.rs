@@ -20,19 +20,14 @@ fn planned(plan: &Value) -> &Vec<Value> {
 /// Panic unless `object` has every key of `keys`.
 #[track_caller]
 fn assert_keys(object: &Value, keys: &[&str], what: &str) {
-    let map = object
-        .as_object()
-        .unwrap_or_else(|| panic!("{what} is not an object: {object}"));
+    let map = object.as_object().unwrap_or_else(|| panic!("{what} is not an object: {object}"));
     let missing: Vec<&&str> = keys.iter().filter(|key| !map.contains_key(**key)).collect();
     assert!(missing.is_empty(), "{what} lacks {missing:?}: {object:#}");
 }
 
 /// The `cache_size` of every planned function.
 fn cache_sizes(plan: &Value) -> Vec<Value> {
-    planned(plan)
-        .iter()
-        .map(|function| function["cache_size"].clone())
-        .collect()
+    planned(plan).iter().map(|function| function["cache_size"].clone()).collect()
 }
 
 #[test]
@@ -41,10 +36,7 @@ fn human_plan_lists_every_function_and_exits_1_for_skipped_ones() {
     let run = common::run(shop.root(), &["plan"]);
     run.assert_code(FINDINGS);
     let stdout = run.stdout_text();
-    assert!(
-        stdout.contains("13 functions in 3 files: 9 to patch, 4 skipped"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("13 functions in 3 files: 9 to patch, 4 skipped"), "{stdout}");
     let settings = shop.snapshot_settings();
     settings.bind(|| {
         insta::assert_snapshot!("human_plan_stdout", stdout);
@@ -59,11 +51,7 @@ fn json_plan_has_the_documented_shape() {
     run.assert_code(FINDINGS);
     let plan = run.stdout_json();
     assert_eq!(plan["version"], 1, "{plan:#}");
-    assert_keys(
-        &plan,
-        &["version", "manifest", "root", "targets", "unresolved"],
-        "the plan",
-    );
+    assert_keys(&plan, &["version", "manifest", "root", "targets", "unresolved"], "the plan");
     assert_eq!(plan["manifest"], "cachescan.yaml");
     assert_eq!(plan["root"], ".");
     assert_eq!(planned(&plan).len(), 13);
@@ -115,8 +103,7 @@ fn json_plan_has_the_documented_shape() {
         ]
     );
     assert_eq!(plan["unresolved"], Value::Array(Vec::new()));
-    shop.snapshot_settings()
-        .bind(|| insta::assert_json_snapshot!("json_plan", plan));
+    shop.snapshot_settings().bind(|| insta::assert_json_snapshot!("json_plan", plan));
 }
 
 #[test]
@@ -141,14 +128,11 @@ fn diff_shows_the_patch_and_plan_writes_nothing() {
         "top-level functions:\n{stdout}"
     );
     assert_eq!(
-        stdout
-            .matches("+    @functools.lru_cache(maxsize=128)")
-            .count(),
+        stdout.matches("+    @functools.lru_cache(maxsize=128)").count(),
         1,
         "Cart.total, indented:\n{stdout}"
     );
-    shop.snapshot_settings()
-        .bind(|| insta::assert_snapshot!("diff", stdout));
+    shop.snapshot_settings().bind(|| insta::assert_snapshot!("diff", stdout));
 }
 
 #[test]
@@ -181,11 +165,7 @@ fn diff_applies_with_git_and_then_every_patched_function_is_already_cached() {
         );
     }
     let again = common::run(shop.root(), &["plan", "--diff"]);
-    assert!(
-        again.stdout.is_empty(),
-        "nothing left to patch:\n{}",
-        again.stdout_text()
-    );
+    assert!(again.stdout.is_empty(), "nothing left to patch:\n{}", again.stdout_text());
 }
 
 /// `git apply` the diff in `directory` (made its own repository first, so an enclosing
@@ -207,26 +187,13 @@ fn git_apply(directory: &std::path::Path, diff: &[u8]) {
 #[test]
 fn cache_size_option_changes_every_default_size() {
     let shop = Scratch::copy_of(SHOP);
-    let plan = common::run(
-        shop.root(),
-        &["plan", "--format", "json", "--cache-size", "64"],
-    )
-    .stdout_json();
-    assert!(
-        cache_sizes(&plan).iter().all(|size| *size == 64),
-        "{:?}",
-        cache_sizes(&plan)
-    );
-    let unbounded = common::run(
-        shop.root(),
-        &["plan", "--format", "json", "--cache-size", "unbounded"],
-    )
-    .stdout_json();
-    assert!(
-        cache_sizes(&unbounded).iter().all(Value::is_null),
-        "{:?}",
-        cache_sizes(&unbounded)
-    );
+    let plan =
+        common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "64"]).stdout_json();
+    assert!(cache_sizes(&plan).iter().all(|size| *size == 64), "{:?}", cache_sizes(&plan));
+    let unbounded =
+        common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "unbounded"])
+            .stdout_json();
+    assert!(cache_sizes(&unbounded).iter().all(Value::is_null), "{:?}", cache_sizes(&unbounded));
     let diff = common::run(shop.root(), &["plan", "--diff", "--cache-size", "64"]).stdout_text();
     assert!(
         diff.contains("@functools.lru_cache(maxsize=64)") && !diff.contains("maxsize=128"),
@@ -244,10 +211,7 @@ fn cache_size_from_the_environment_loses_to_the_option() {
     );
     from_environment.assert_code(FINDINGS);
     let sizes = cache_sizes(&from_environment.stdout_json());
-    assert!(
-        sizes.iter().all(|size| *size == 32),
-        "environment over manifest: {sizes:?}"
-    );
+    assert!(sizes.iter().all(|size| *size == 32), "environment over manifest: {sizes:?}");
     let both = common::run_with_env(
         shop.root(),
         &["plan", "--format", "json", "--cache-size", "64"],
@@ -255,10 +219,7 @@ fn cache_size_from_the_environment_loses_to_the_option() {
     );
     both.assert_code(FINDINGS);
     let sizes = cache_sizes(&both.stdout_json());
-    assert!(
-        sizes.iter().all(|size| *size == 64),
-        "command line over environment: {sizes:?}"
-    );
+    assert!(sizes.iter().all(|size| *size == 64), "command line over environment: {sizes:?}");
 }
 
 #[test]
@@ -280,18 +241,10 @@ fn cache_size_of_a_target_beats_option_and_environment() {
 #[test]
 fn invalid_cache_size_in_the_environment_is_unusable_and_named() {
     let shop = Scratch::copy_of(SHOP);
-    let run = common::run_with_env(
-        shop.root(),
-        &["plan"],
-        &[("CACHESCAN_CACHE_SIZE", "banana")],
-    );
+    let run = common::run_with_env(shop.root(), &["plan"], &[("CACHESCAN_CACHE_SIZE", "banana")]);
     run.assert_code(2);
     assert!(run.stdout.is_empty(), "{}", run.stdout_text());
-    assert!(
-        run.stderr.contains("banana") && run.stderr.contains("CACHESCAN_"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("banana") && run.stderr.contains("CACHESCAN_"), "{}", run.stderr);
     shop.snapshot_settings()
         .bind(|| insta::assert_snapshot!("invalid_cache_size_environment", run.stderr));
 }
@@ -306,29 +259,19 @@ fn unresolved_pattern_exits_1_and_suggests_the_closest_name() {
     let run = common::run(shop.root(), &["plan"]);
     run.assert_code(FINDINGS);
     let stdout = run.stdout_text();
-    assert!(
-        stdout.contains("did you mean `price_with_tax`?"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("did you mean `price_with_tax`?"), "{stdout}");
     assert!(
         stdout.contains("cachescan.yaml:6:17]"),
         "points at the pattern in the YAML:\n{stdout}"
     );
-    shop.snapshot_settings()
-        .bind(|| insta::assert_snapshot!("unresolved_pattern", stdout));
+    shop.snapshot_settings().bind(|| insta::assert_snapshot!("unresolved_pattern", stdout));
 
     let json = common::run(shop.root(), &["plan", "--format", "json"]);
     json.assert_code(FINDINGS);
     let plan = json.stdout_json();
-    let unresolved = plan["unresolved"]
-        .as_array()
-        .expect("unresolved is an array");
+    let unresolved = plan["unresolved"].as_array().expect("unresolved is an array");
     assert_eq!(unresolved.len(), 1, "{plan:#}");
-    assert_keys(
-        &unresolved[0],
-        &["target", "pattern", "message"],
-        "an unresolved pattern",
-    );
+    assert_keys(&unresolved[0], &["target", "pattern", "message"], "an unresolved pattern");
     assert_eq!(unresolved[0]["target"], 0);
     assert_eq!(unresolved[0]["pattern"], "price_wth_tax");
 }
@@ -353,18 +296,11 @@ fn manifest_is_found_from_a_subdirectory() {
 fn quiet_prints_no_status_line() {
     let shop = Scratch::copy_of(SHOP);
     let normal = common::run(shop.root(), &["plan"]);
-    assert!(
-        normal.stderr.contains("Planning"),
-        "a status line without --quiet: {}",
-        normal.stderr
-    );
+    assert!(normal.stderr.contains("Planning"), "a status line without --quiet: {}", normal.stderr);
     let quiet = common::run(shop.root(), &["--quiet", "plan"]);
     quiet.assert_code(FINDINGS);
     assert_eq!(quiet.stderr, "", "nothing on stderr with --quiet");
-    assert_eq!(
-        quiet.stdout, normal.stdout,
-        "the report itself is unchanged"
-    );
+    assert_eq!(quiet.stdout, normal.stdout, "the report itself is unchanged");
     let short = common::run(shop.root(), &["plan", "-q", "--format", "json"]);
     assert_eq!(short.stderr, "", "-q after the subcommand works too");
 }
@@ -382,10 +318,7 @@ fn diff_keeps_crlf_and_bom() {
         "{}",
         String::from_utf8_lossy(stdout)
     );
-    assert!(
-        contains(b"+import functools\r\n"),
-        "the import takes the file's CRLF too"
-    );
+    assert!(contains(b"+import functools\r\n"), "the import takes the file's CRLF too");
     assert!(
         contains(b"+\t@functools.lru_cache(maxsize=128)\n"),
         "tabs.py stays LF and tab-indented"
@@ -429,10 +362,6 @@ fn closed_stdout_does_not_panic() {
             !stderr.contains("panicked"),
             "--format {format}: cachescan panicked on a closed stdout:\n{stderr}"
         );
-        assert_ne!(
-            output.status.code(),
-            Some(101),
-            "--format {format}: exit code 101 is a panic"
-        );
+        assert_ne!(output.status.code(), Some(101), "--format {format}: exit code 101 is a panic");
     }
 }

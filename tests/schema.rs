@@ -35,15 +35,9 @@ fn schema_is_a_json_schema_of_the_manifest() {
     let run = common::run(&common::repository_path("."), &["schema"]);
     run.assert_code(0);
     let schema = run.stdout_json();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert_eq!(schema["type"], "object");
-    assert_eq!(
-        schema["additionalProperties"], false,
-        "unknown keys are errors, as in the parser"
-    );
+    assert_eq!(schema["additionalProperties"], false, "unknown keys are errors, as in the parser");
     let mut required: Vec<&str> = schema["required"]
         .as_array()
         .expect("required")
@@ -52,32 +46,18 @@ fn schema_is_a_json_schema_of_the_manifest() {
         .collect();
     required.sort_unstable();
     assert_eq!(required, ["targets", "version"]);
-    let mut keys: Vec<&String> = schema["properties"]
-        .as_object()
-        .expect("properties")
-        .keys()
-        .collect();
+    let mut keys: Vec<&String> =
+        schema["properties"].as_object().expect("properties").keys().collect();
     keys.sort_unstable();
-    assert_eq!(
-        keys,
-        ["defaults", "project", "targets", "thresholds", "version"]
-    );
+    assert_eq!(keys, ["defaults", "project", "targets", "thresholds", "version"]);
 }
 
 /// Every `cachescan.yaml` under `examples/` (any depth) and directly in a `tests/fixtures/*`
 /// directory.
 fn shipped_manifests() -> Vec<PathBuf> {
     let mut manifests = Vec::new();
-    find_manifests(
-        &common::repository_path("examples"),
-        usize::MAX,
-        &mut manifests,
-    );
-    find_manifests(
-        &common::repository_path("tests/fixtures"),
-        1,
-        &mut manifests,
-    );
+    find_manifests(&common::repository_path("examples"), usize::MAX, &mut manifests);
+    find_manifests(&common::repository_path("tests/fixtures"), 1, &mut manifests);
     manifests.sort();
     manifests
 }
@@ -104,16 +84,12 @@ fn find_manifests(directory: &Path, depth: usize, found: &mut Vec<PathBuf>) {
 #[test]
 fn every_shipped_manifest_is_accepted() {
     let manifests = shipped_manifests();
-    assert!(
-        manifests.len() >= 2,
-        "found the example and the fixtures: {manifests:?}"
-    );
+    assert!(manifests.len() >= 2, "found the example and the fixtures: {manifests:?}");
     let mut refused = Vec::new();
     for manifest in &manifests {
         let directory = manifest.parent().expect("a manifest has a directory");
-        let relative = directory
-            .strip_prefix(common::repository_path("."))
-            .expect("inside the repository");
+        let relative =
+            directory.strip_prefix(common::repository_path(".")).expect("inside the repository");
         // On a scratch copy: plan writes nothing, but a test should not rely on that here.
         let copy = Scratch::copy_of(&relative.to_string_lossy());
         let run = common::run(copy.root(), &["plan", "--format", "json"]);
@@ -122,16 +98,10 @@ fn every_shipped_manifest_is_accepted() {
                 let plan = run.stdout_json();
                 assert_eq!(plan["version"], 1, "{}", relative.display());
             }
-            code => refused.push(format!(
-                "{} (exit {code:?}):\n{}",
-                relative.display(),
-                run.stderr
-            )),
+            code => {
+                refused.push(format!("{} (exit {code:?}):\n{}", relative.display(), run.stderr))
+            }
         }
     }
-    assert!(
-        refused.is_empty(),
-        "manifests refused:\n{}",
-        refused.join("\n")
-    );
+    assert!(refused.is_empty(), "manifests refused:\n{}", refused.join("\n"));
 }

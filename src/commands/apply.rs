@@ -15,11 +15,18 @@ use crate::shell::Shell;
 use crate::trial::{Runner, TrialError};
 use crate::verdict::{self, Verdict};
 
-pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, shell: &Shell) -> CommandResult {
-    let command_line = CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
+pub(crate) fn run(
+    manifest_path: Option<&std::path::Path>,
+    args: &ApplyArgs,
+    shell: &Shell,
+) -> CommandResult {
+    let command_line =
+        CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
     let (manifest, settings) = load(manifest_path, command_line)?;
-    let state_dir = state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let _lock = Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let state_dir =
+        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let _lock =
+        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     if Journal::exists(&state_dir) {
         return Err(Failure::one(
             ExitCode::Unusable,
@@ -32,15 +39,33 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, she
         ));
     }
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
-    let patchable: Vec<usize> = (0..plan.functions.len()).filter(|&index| plan.functions[index].action == crate::plan::Action::Patch).collect();
-    shell.status("Planning", format!("{} in {}, {} to patch", plural(plan.functions.len(), "target"), plural(plan.files.len(), "file"), patchable.len()));
+    let patchable: Vec<usize> = (0..plan.functions.len())
+        .filter(|&index| plan.functions[index].action == crate::plan::Action::Patch)
+        .collect();
+    shell.status(
+        "Planning",
+        format!(
+            "{} in {}, {} to patch",
+            plural(plan.functions.len(), "target"),
+            plural(plan.files.len(), "file"),
+            patchable.len()
+        ),
+    );
     for unresolved in &plan.unresolved {
         shell.diagnostic(&unresolved.diagnostic);
     }
     let interrupt = Interrupt::install();
     let mut journal = Journal::new(&state_dir);
-    let runner = Runner::new(&manifest, &plan, shell, &interrupt, &mut journal, &state_dir, settings.timeout)
-        .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let runner = Runner::new(
+        &manifest,
+        &plan,
+        shell,
+        &interrupt,
+        &mut journal,
+        &state_dir,
+        settings.timeout,
+    )
+    .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let trial = match runner.trial(args.strategy, patchable) {
         Ok(trial) => trial,
         Err(error) => return Err(trial_failure(error, &mut journal, shell)),
@@ -48,11 +73,15 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, she
     let verdicts = verdict::decide(&plan, &trial.evidence, &settings.thresholds());
     let mut kept = Vec::new();
     if args.keep {
-        kept = keep_safe(&plan, &verdicts, &mut journal).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
+        kept = keep_safe(&plan, &verdicts, &mut journal)
+            .map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
     }
     let report = ApplyReport {
         version: 1,
-        baseline: BaselineSummary::new(trial.baseline.observation.as_ref().unwrap_or(&Default::default()), trial.baseline.duration.as_secs_f64()),
+        baseline: BaselineSummary::new(
+            trial.baseline.observation.as_ref().unwrap_or(&Default::default()),
+            trial.baseline.duration.as_secs_f64(),
+        ),
         test_runs: trial.test_runs,
         restored: true,
         targets: verdicts.iter().map(|verdict| TargetVerdict::new(&plan, verdict)).collect(),
@@ -60,7 +89,9 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, she
         kept: kept.clone(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    if let Err(error) = crate::fsio::write_atomic(&state_dir.join("report.json"), format!("{json}\n").as_bytes()) {
+    if let Err(error) =
+        crate::fsio::write_atomic(&state_dir.join("report.json"), format!("{json}\n").as_bytes())
+    {
         shell.warn(error);
     }
     match args.format {
@@ -69,15 +100,26 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &ApplyArgs, she
         ReportFormat::Markdown => print!("{}", markdown(&report)),
     }
     if !kept.is_empty() {
-        shell.status("Kept", format!("{} patched; `cachescan restore` undoes it", plural(kept.len(), "file")));
+        shell.status(
+            "Kept",
+            format!("{} patched; `cachescan restore` undoes it", plural(kept.len(), "file")),
+        );
     }
     let findings = report.targets.iter().any(|target| target.verdict.is_finding());
     Ok(if findings { ExitCode::Findings } else { ExitCode::Success })
 }
 
 /// Leave the safe functions patched, journaled as kept; print their diff on stderr.
-fn keep_safe(plan: &Plan, verdicts: &[verdict::FunctionVerdict], journal: &mut Journal) -> Result<Vec<String>, crate::journal::JournalError> {
-    let safe: Vec<usize> = verdicts.iter().filter(|verdict| verdict.verdict == Verdict::Safe).map(|verdict| verdict.function).collect();
+fn keep_safe(
+    plan: &Plan,
+    verdicts: &[verdict::FunctionVerdict],
+    journal: &mut Journal,
+) -> Result<Vec<String>, crate::journal::JournalError> {
+    let safe: Vec<usize> = verdicts
+        .iter()
+        .filter(|verdict| verdict.verdict == Verdict::Safe)
+        .map(|verdict| verdict.function)
+        .collect();
     let mut kept = Vec::new();
     for (file, patched) in plan.patch_files(&safe) {
         let file = &plan.files[file];
@@ -96,7 +138,10 @@ fn trial_failure(error: TrialError, journal: &mut Journal, shell: &Shell) -> Fai
         _ => journal.restore(false).unwrap_or_default(),
     };
     if !conflicts.is_empty() {
-        return Failure { exit: ExitCode::RestoreIncomplete, reports: conflict_reports(&conflicts) };
+        return Failure {
+            exit: ExitCode::RestoreIncomplete,
+            reports: conflict_reports(&conflicts),
+        };
     }
     match error {
         TrialError::Interrupted => {

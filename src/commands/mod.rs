@@ -38,7 +38,10 @@ pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
         return Ok(path.to_path_buf());
     }
     let current = std::env::current_dir().map_err(|error| {
-        Failure::one(ExitCode::Unusable, miette::miette!("cannot read the current directory: {error}"))
+        Failure::one(
+            ExitCode::Unusable,
+            miette::miette!("cannot read the current directory: {error}"),
+        )
     })?;
     crate::manifest::discover(&current).ok_or_else(|| {
         Failure::one(
@@ -54,10 +57,15 @@ pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
 }
 
 /// Load the manifest and resolve the effective settings.
-pub(crate) fn load(given: Option<&Path>, command_line: CommandLineSettings) -> Result<(Manifest, Settings), Failure> {
+pub(crate) fn load(
+    given: Option<&Path>,
+    command_line: CommandLineSettings,
+) -> Result<(Manifest, Settings), Failure> {
     let path = manifest_path(given)?;
-    let manifest = Manifest::load(&path)
-        .map_err(|problems| Failure::unusable(problems.into_iter().map(miette::Report::new).collect()))?;
-    let settings = Settings::resolve(&manifest, command_line).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let manifest = Manifest::load(&path).map_err(|problems| {
+        Failure::unusable(problems.into_iter().map(miette::Report::new).collect())
+    })?;
+    let settings = Settings::resolve(&manifest, command_line)
+        .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     Ok((manifest, settings))
 }

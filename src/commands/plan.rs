@@ -8,13 +8,26 @@ use crate::report::plan::{PlanReport, human, plural};
 use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
 
-pub(crate) fn run(manifest_path: Option<&std::path::Path>, args: &PlanArgs, shell: &Shell) -> CommandResult {
+pub(crate) fn run(
+    manifest_path: Option<&std::path::Path>,
+    args: &PlanArgs,
+    shell: &Shell,
+) -> CommandResult {
     let command_line = CommandLineSettings { cache_size: args.settings.cache_size, timeout: None };
     let (manifest, settings) = load(manifest_path, command_line)?;
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
-    shell.status("Planning", format!("{} in {}", plural(plan.functions.len(), "target"), plural(plan.files.len(), "file")));
+    shell.status(
+        "Planning",
+        format!(
+            "{} in {}",
+            plural(plan.functions.len(), "target"),
+            plural(plan.files.len(), "file")
+        ),
+    );
     if args.diff {
-        let all: Vec<usize> = (0..plan.functions.len()).filter(|&index| plan.functions[index].action == crate::plan::Action::Patch).collect();
+        let all: Vec<usize> = (0..plan.functions.len())
+            .filter(|&index| plan.functions[index].action == crate::plan::Action::Patch)
+            .collect();
         for (file, patched) in plan.patch_files(&all) {
             let file = &plan.files[file];
             print!("{}", crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));

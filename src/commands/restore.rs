@@ -11,9 +11,13 @@ use crate::shell::Shell;
 
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
-    let state_dir = state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let _lock = Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let Some(mut journal) = Journal::load(&state_dir).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))? else {
+    let state_dir =
+        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let _lock =
+        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let Some(mut journal) = Journal::load(&state_dir)
+        .map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?
+    else {
         shell.status("Restored", "nothing: no unfinished run");
         return Ok(ExitCode::Success);
     };
@@ -22,9 +26,13 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
         crate::process::stop_orphaned_group(group);
     }
     let files = journal.entries().len();
-    let conflicts = journal.restore(true).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
+    let conflicts =
+        journal.restore(true).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;
     if !conflicts.is_empty() {
-        return Err(Failure { exit: ExitCode::RestoreIncomplete, reports: conflict_reports(&conflicts) });
+        return Err(Failure {
+            exit: ExitCode::RestoreIncomplete,
+            reports: conflict_reports(&conflicts),
+        });
     }
     shell.status("Restored", format!("{}, byte for byte", plural(files, "file")));
     Ok(ExitCode::Success)

@@ -25,8 +25,6 @@ pub const MANIFEST_FILE_NAME: &str = "cachescan.yaml";
 /// A validated manifest.
 #[derive(Debug, Clone)]
 pub(crate) struct Manifest {
-    /// The manifest file as the user named it (or as found), for messages.
-    pub display_path: String,
     /// The manifest file, absolute.
     pub path: PathBuf,
     /// The YAML text, for diagnostics that point into it.
@@ -125,8 +123,7 @@ impl<'de> Deserialize<'de> for CacheSize {
                 })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                v.parse()
-                    .map_err(|message: String| E::custom(message))
+                v.parse().map_err(|message: String| E::custom(message))
             }
             fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
                 Ok(CacheSize::Unbounded)

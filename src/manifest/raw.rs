@@ -15,7 +15,10 @@ use serde_saphyr::Spanned;
 /// The whole document.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "cachescan manifest", description = "cachescan.yaml: which Python functions to try under functools.lru_cache")]
+#[schemars(
+    title = "cachescan manifest",
+    description = "cachescan.yaml: which Python functions to try under functools.lru_cache"
+)]
 pub(crate) struct RawManifest {
     /// Format version of this file. Only `1` exists.
     #[schemars(with = "u32")]

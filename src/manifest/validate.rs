@@ -13,7 +13,11 @@ use crate::pattern;
 
 const SUPPORTED_VERSION: i64 = 1;
 
-pub(super) fn validate(source: SourceFile, manifest_path: &Path, manifest_dir: &Path) -> Result<Manifest, Vec<SourceDiagnostic>> {
+pub(super) fn validate(
+    source: SourceFile,
+    manifest_path: &Path,
+    manifest_dir: &Path,
+) -> Result<Manifest, Vec<SourceDiagnostic>> {
     let options = serde_saphyr::options! { with_snippet: false };
     let raw: RawManifest = serde_saphyr::from_str_with_options(&source.text, options)
         .map_err(|error| vec![parse_error(&source, &error)])?;
@@ -29,14 +33,26 @@ struct Checker {
 }
 
 impl Checker {
-    fn problem(&mut self, code: &str, message: String, span: SourceSpan, label: &str, help: Option<String>) {
+    fn problem(
+        &mut self,
+        code: &str,
+        message: String,
+        span: SourceSpan,
+        label: &str,
+        help: Option<String>,
+    ) {
         let diagnostic = SourceDiagnostic::error(format!("cachescan::manifest::{code}"), message)
             .with_label(&self.source, span, label)
             .with_optional_help(help);
         self.problems.push(diagnostic);
     }
 
-    fn manifest(&mut self, raw: RawManifest, manifest_path: &Path, manifest_dir: &Path) -> Manifest {
+    fn manifest(
+        &mut self,
+        raw: RawManifest,
+        manifest_path: &Path,
+        manifest_dir: &Path,
+    ) -> Manifest {
         if raw.version.value != SUPPORTED_VERSION {
             self.problem(
                 "unsupported-version",
@@ -53,20 +69,25 @@ impl Checker {
             .map_or_else(|| ".".to_owned(), |root| root.value.clone());
         let (root, source_roots, test_command, timeout, env) = match project {
             Some(project) => {
-                let root = project.root.map_or_else(|| manifest_dir.to_path_buf(), |root| {
-                    let path = manifest_dir.join(&root.value);
-                    if !path.is_dir() {
-                        self.problem(
-                            "missing-root",
-                            format!("project root `{}` is not a directory", path.display()),
-                            span_of(&self.source, &root.referenced),
-                            "relative to the manifest's directory",
-                            None,
-                        );
-                    }
-                    path
-                });
-                let source_roots = project.source_roots.map(|roots| roots.into_iter().map(|root| root.value).collect());
+                let root = project.root.map_or_else(
+                    || manifest_dir.to_path_buf(),
+                    |root| {
+                        let path = manifest_dir.join(&root.value);
+                        if !path.is_dir() {
+                            self.problem(
+                                "missing-root",
+                                format!("project root `{}` is not a directory", path.display()),
+                                span_of(&self.source, &root.referenced),
+                                "relative to the manifest's directory",
+                                None,
+                            );
+                        }
+                        path
+                    },
+                );
+                let source_roots = project
+                    .source_roots
+                    .map(|roots| roots.into_iter().map(|root| root.value).collect());
                 let test_command = project.test_command.map(|command| {
                     if command.value.is_empty() {
                         self.problem(
@@ -74,7 +95,10 @@ impl Checker {
                             "`test_command` is empty".to_owned(),
                             span_of(&self.source, &command.referenced),
                             "no program to run",
-                            Some("give the command as a list, e.g. [python, -m, pytest, -q]".to_owned()),
+                            Some(
+                                "give the command as a list, e.g. [python, -m, pytest, -q]"
+                                    .to_owned(),
+                            ),
                         );
                     }
                     command.value
@@ -83,7 +107,10 @@ impl Checker {
                     if !(timeout.value > 0.0 && timeout.value.is_finite()) {
                         self.problem(
                             "invalid-timeout",
-                            format!("timeout must be a positive number of seconds, not {}", timeout.value),
+                            format!(
+                                "timeout must be a positive number of seconds, not {}",
+                                timeout.value
+                            ),
                             span_of(&self.source, &timeout.referenced),
                             "seconds",
                             None,
@@ -97,7 +124,9 @@ impl Checker {
         };
         let built_in = Defaults::default();
         let defaults = raw.defaults.map_or(built_in, |defaults| Defaults {
-            cache_size: defaults.cache_size.map_or(built_in.cache_size, |size| self.cache_size(&size)),
+            cache_size: defaults
+                .cache_size
+                .map_or(built_in.cache_size, |size| self.cache_size(&size)),
             typed: defaults.typed.unwrap_or(built_in.typed),
         });
         let thresholds = self.thresholds(raw.thresholds);
@@ -108,7 +137,10 @@ impl Checker {
                 "`targets` is empty".to_owned(),
                 targets_span,
                 "nothing to plan",
-                Some("add a target, e.g. `- module: mypkg.core` with `functions: [\"*\"]`".to_owned()),
+                Some(
+                    "add a target, e.g. `- module: mypkg.core` with `functions: [\"*\"]`"
+                        .to_owned(),
+                ),
             );
         }
         let targets = raw
@@ -119,7 +151,6 @@ impl Checker {
             .filter_map(|(index, target)| self.target(index, target))
             .collect();
         Manifest {
-            display_path: self.source.name.clone(),
             path: manifest_path.to_path_buf(),
             root_setting,
             source: self.source.clone(),
@@ -168,16 +199,18 @@ impl Checker {
     fn cache_size(&mut self, size: &Spanned<RawCacheSize>) -> CacheSize {
         match size.value {
             RawCacheSize::Unbounded => CacheSize::Unbounded,
-            RawCacheSize::Integer(value) => u64::try_from(value).map(CacheSize::Bounded).unwrap_or_else(|_| {
-                self.problem(
-                    "negative-cache-size",
-                    format!("cache size must be >= 0, not {value}"),
-                    span_of(&self.source, &size.referenced),
-                    "negative",
-                    Some("use an integer >= 0, or `null` for an unbounded cache".to_owned()),
-                );
-                CacheSize::Unbounded
-            }),
+            RawCacheSize::Integer(value) => {
+                u64::try_from(value).map(CacheSize::Bounded).unwrap_or_else(|_| {
+                    self.problem(
+                        "negative-cache-size",
+                        format!("cache size must be >= 0, not {value}"),
+                        span_of(&self.source, &size.referenced),
+                        "negative",
+                        Some("use an integer >= 0, or `null` for an unbounded cache".to_owned()),
+                    );
+                    CacheSize::Unbounded
+                })
+            }
         }
     }
 
@@ -198,14 +231,19 @@ impl Checker {
                 }
                 Some((TargetLocation::Module(module.value), span))
             }
-            (None, Some(path)) => Some((TargetLocation::Path(path.value), span_of(&self.source, &path.referenced))),
+            (None, Some(path)) => {
+                Some((TargetLocation::Path(path.value), span_of(&self.source, &path.referenced)))
+            }
             (Some(_), Some(path)) => {
                 self.problem(
                     "module-and-path",
                     format!("target {index} names both `module` and `path`"),
                     span_of(&self.source, &path.referenced),
                     "second location",
-                    Some("a target names one module or one file; split it into two targets".to_owned()),
+                    Some(
+                        "a target names one module or one file; split it into two targets"
+                            .to_owned(),
+                    ),
                 );
                 None
             }
@@ -226,15 +264,28 @@ impl Checker {
                 format!("target {index} has an empty `functions` list"),
                 span_of(&self.source, &raw.functions.referenced),
                 "no patterns",
-                Some("list globs over qualified names, e.g. [\"*\"] for every top-level function".to_owned()),
+                Some(
+                    "list globs over qualified names, e.g. [\"*\"] for every top-level function"
+                        .to_owned(),
+                ),
             );
         }
         let functions = self.patterns(raw.functions.value);
         let exclude = self.patterns(raw.exclude);
         let cache_size = raw.cache_size.map(|size| self.cache_size(&size));
-        let allow_hazards = raw.allow_hazards.into_iter().filter_map(|code| self.hazard_code(code)).collect();
+        let allow_hazards =
+            raw.allow_hazards.into_iter().filter_map(|code| self.hazard_code(code)).collect();
         let (location, location_span) = location?;
-        Some(Target { index, location, location_span, functions, exclude, cache_size, typed: raw.typed, allow_hazards })
+        Some(Target {
+            index,
+            location,
+            location_span,
+            functions,
+            exclude,
+            cache_size,
+            typed: raw.typed,
+            allow_hazards,
+        })
     }
 
     fn patterns(&mut self, raw: Vec<Spanned<String>>) -> Vec<Pattern> {
@@ -242,7 +293,13 @@ impl Checker {
             .map(|pattern| {
                 let span = span_of(&self.source, &pattern.referenced);
                 if let Err(message) = pattern::QualnameGlob::new(&pattern.value) {
-                    self.problem("invalid-pattern", message, span, "this pattern", Some(pattern::SYNTAX_HELP.to_owned()));
+                    self.problem(
+                        "invalid-pattern",
+                        message,
+                        span,
+                        "this pattern",
+                        Some(pattern::SYNTAX_HELP.to_owned()),
+                    );
                 }
                 Pattern { text: pattern.value, span }
             })
@@ -255,7 +312,10 @@ impl Checker {
             let known = HazardCode::ALL.iter().map(|code| code.as_str());
             let help = match closest(&code.value, known) {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                None => format!("known hazard codes: {}", HazardCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "known hazard codes: {}",
+                    HazardCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             };
             self.problem(
                 "unknown-hazard",
@@ -280,21 +340,26 @@ fn is_dotted_name(name: &str) -> bool {
 
 /// A serde-saphyr error as a diagnostic; unknown keys get a "did you mean".
 fn parse_error(source: &SourceFile, error: &serde_saphyr::Error) -> SourceDiagnostic {
-    let span = error.location().map_or(SourceSpan::from((0, 0)), |location| span_of(source, &location));
+    let span =
+        error.location().map_or(SourceSpan::from((0, 0)), |location| span_of(source, &location));
     match error {
         serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
             let help = match closest(field, expected.iter().copied()) {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
                 None => format!("valid keys here: {}", expected.join(", ")),
             };
-            SourceDiagnostic::error("cachescan::manifest::unknown-key", format!("unknown key `{field}`"))
-                .with_label(source, span, "unknown key")
-                .with_help(help)
+            SourceDiagnostic::error(
+                "cachescan::manifest::unknown-key",
+                format!("unknown key `{field}`"),
+            )
+            .with_label(source, span, "unknown key")
+            .with_help(help)
         }
-        serde_saphyr::Error::SerdeMissingField { field, .. } => {
-            SourceDiagnostic::error("cachescan::manifest::missing-key", format!("missing key `{field}`"))
-                .with_label(source, span, format!("`{field}` is required here"))
-        }
+        serde_saphyr::Error::SerdeMissingField { field, .. } => SourceDiagnostic::error(
+            "cachescan::manifest::missing-key",
+            format!("missing key `{field}`"),
+        )
+        .with_label(source, span, format!("`{field}` is required here")),
         other => {
             let message = first_line_without_location(&other.to_string());
             SourceDiagnostic::error("cachescan::manifest::invalid", message)

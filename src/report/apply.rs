@@ -54,7 +54,13 @@ pub(crate) struct TargetVerdict {
 
 impl BaselineSummary {
     pub(crate) fn new(observation: &Observation, duration_s: f64) -> Self {
-        let count = |outcomes: &[&str]| observation.tests.values().filter(|test| outcomes.contains(&test.outcome.as_str())).count();
+        let count = |outcomes: &[&str]| {
+            observation
+                .tests
+                .values()
+                .filter(|test| outcomes.contains(&test.outcome.as_str()))
+                .count()
+        };
         Self {
             tests: observation.tests.len(),
             passed: count(&["passed", "xpassed"]),
@@ -100,7 +106,14 @@ fn rate(value: Option<f64>) -> String {
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
 pub(crate) fn summary(report: &ApplyReport) -> String {
-    let order = [Verdict::Safe, Verdict::LowHitRate, Verdict::NotCalled, Verdict::Invisible, Verdict::Unsafe, Verdict::Skipped];
+    let order = [
+        Verdict::Safe,
+        Verdict::LowHitRate,
+        Verdict::NotCalled,
+        Verdict::Invisible,
+        Verdict::Unsafe,
+        Verdict::Skipped,
+    ];
     let counts: Vec<String> = order
         .iter()
         .filter_map(|verdict| {
@@ -134,7 +147,8 @@ pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String 
             ]
         })
         .collect();
-    let mut out = table::render(&["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE"], &rows);
+    let mut out =
+        table::render(&["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE"], &rows);
     for (target, function) in report.targets.iter().zip(&plan.functions) {
         if target.verdict.is_finding() {
             out.push('\n');
@@ -155,15 +169,24 @@ pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String 
 }
 
 /// A diagnostic on the `def` line of an unsafe or invisible function.
-fn verdict_diagnostic(target: &TargetVerdict, plan: &Plan, function: &crate::plan::PlannedFunction) -> SourceDiagnostic {
+fn verdict_diagnostic(
+    target: &TargetVerdict,
+    plan: &Plan,
+    function: &crate::plan::PlannedFunction,
+) -> SourceDiagnostic {
     let file = &plan.files[function.file];
     let definition = &file.functions[function.function];
     let (message, label, help) = match target.verdict {
         Verdict::Unsafe => {
-            let mut message = format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
+            let mut message =
+                format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
             for test in &target.broken_tests {
                 let outcome = test.outcome.as_deref().unwrap_or("missing");
-                message.push_str(&format!("\n  {} ({} -> {outcome})", test.nodeid, test.baseline.as_deref().unwrap_or("new")));
+                message.push_str(&format!(
+                    "\n  {} ({} -> {outcome})",
+                    test.nodeid,
+                    test.baseline.as_deref().unwrap_or("new")
+                ));
                 if let Some(first_line) = &test.message {
                     message.push_str(&format!(": {first_line}"));
                 }
@@ -174,7 +197,8 @@ fn verdict_diagnostic(target: &TargetVerdict, plan: &Plan, function: &crate::pla
             format!("`{}` is invisible to the tests: {}", target.id, target.detail),
             "the test process never ran this definition",
             if target.loaded_files.is_empty() {
-                "no test imports this module; add tests that do, or drop it from the manifest".to_owned()
+                "no test imports this module; add tests that do, or drop it from the manifest"
+                    .to_owned()
             } else {
                 format!(
                     "the tests import {} instead; make the tests import the source tree (e.g. pytest `pythonpath`), or target that file",
@@ -197,13 +221,16 @@ fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) 
     } else if has(HazardCode::ImpureCall) || has(HazardCode::GlobalState) {
         "its result depends on more than its arguments (time, randomness, I/O, globals); leave it uncached".to_owned()
     } else {
-        "the tests depend on every call running; leave it uncached, or cache a pure helper it calls".to_owned()
+        "the tests depend on every call running; leave it uncached, or cache a pure helper it calls"
+            .to_owned()
     }
 }
 
 /// The report as a Markdown table for a pull-request comment.
 pub(crate) fn markdown(report: &ApplyReport) -> String {
-    let mut out = String::from("### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate |\n|---|---|---|---:|---:|---:|\n");
+    let mut out = String::from(
+        "### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate |\n|---|---|---|---:|---:|---:|\n",
+    );
     for target in &report.targets {
         out.push_str(&format!(
             "| `{}` | `{}:{}` | {} | {} | {} | {} |\n",
@@ -216,13 +243,23 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
             rate(target.hit_rate)
         ));
     }
-    let findings: Vec<&TargetVerdict> = report.targets.iter().filter(|target| target.verdict.is_finding()).collect();
+    let findings: Vec<&TargetVerdict> =
+        report.targets.iter().filter(|target| target.verdict.is_finding()).collect();
     if !findings.is_empty() {
         out.push_str("\n**Findings**\n\n");
         for target in findings {
-            out.push_str(&format!("- `{}` ({}): {}\n", target.id, target.verdict.as_str(), target.detail.replace('|', "\\|")));
+            out.push_str(&format!(
+                "- `{}` ({}): {}\n",
+                target.id,
+                target.verdict.as_str(),
+                target.detail.replace('|', "\\|")
+            ));
             for test in &target.broken_tests {
-                out.push_str(&format!("  - `{}`: {}\n", test.nodeid, test.message.as_deref().unwrap_or("")));
+                out.push_str(&format!(
+                    "  - `{}`: {}\n",
+                    test.nodeid,
+                    test.message.as_deref().unwrap_or("")
+                ));
             }
         }
     }

@@ -2,6 +2,6 @@
 //! Markdown, and never decide anything. The JSON shapes are interfaces other tools depend
 //! on; they grow only by adding fields.
 
-pub(crate) mod plan;
 pub(crate) mod apply;
+pub(crate) mod plan;
 pub(crate) mod table;

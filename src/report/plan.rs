@@ -58,19 +58,23 @@ impl PlanReport {
             version: 1,
             manifest: manifest.relative_path(),
             root: manifest.root_setting.clone(),
-            targets: plan.functions.iter().map(|function| TargetEntry {
-                id: function.id.clone(),
-                module: function.module.clone(),
-                qualname: function.qualname.clone(),
-                path: plan.files[function.file].relative.clone(),
-                line: function.line,
-                cache_size: function.cache_size,
-                typed: function.typed,
-                action: function.action,
-                hazards: hazard_entries(plan, function),
-                target: function.target,
-                note: function.note.clone(),
-            }).collect(),
+            targets: plan
+                .functions
+                .iter()
+                .map(|function| TargetEntry {
+                    id: function.id.clone(),
+                    module: function.module.clone(),
+                    qualname: function.qualname.clone(),
+                    path: plan.files[function.file].relative.clone(),
+                    line: function.line,
+                    cache_size: function.cache_size,
+                    typed: function.typed,
+                    action: function.action,
+                    hazards: hazard_entries(plan, function),
+                    target: function.target,
+                    note: function.note.clone(),
+                })
+                .collect(),
             unresolved: plan
                 .unresolved
                 .iter()
@@ -119,7 +123,8 @@ pub(crate) fn human(plan: &Plan, shell: &Shell) -> String {
             ]
         })
         .collect();
-    let mut out = super::table::render(&["FUNCTION", "LOCATION", "ACTION", "CACHE", "HAZARDS"], &rows);
+    let mut out =
+        super::table::render(&["FUNCTION", "LOCATION", "ACTION", "CACHE", "HAZARDS"], &rows);
     for function in &plan.functions {
         for diagnostic in plan.hazard_diagnostics(function) {
             out.push('\n');

@@ -16,7 +16,10 @@ pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
                 text.push_str("  ");
             }
             text.push_str(cell);
-            text.extend(std::iter::repeat_n(' ', widths[index].saturating_sub(cell.chars().count())));
+            text.extend(std::iter::repeat_n(
+                ' ',
+                widths[index].saturating_sub(cell.chars().count()),
+            ));
         }
         out.push_str(text.trim_end());
         out.push('\n');
@@ -32,7 +35,10 @@ pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn columns_align() {
-        let text = super::render(&["A", "LONG"], &[vec!["xyz".into(), "1".into()], vec!["w".into(), "".into()]]);
+        let text = super::render(
+            &["A", "LONG"],
+            &[vec!["xyz".into(), "1".into()], vec!["w".into(), "".into()]],
+        );
         assert_eq!(text, "A    LONG\nxyz  1\nw\n");
     }
 }

@@ -7,10 +7,7 @@
 //! cachescan that wrongly writes can only damage a temporary directory, and the test can
 //! compare that copy with the original byte for byte.
 
-#![allow(
-    dead_code,
-    reason = "each test crate uses its own subset of these helpers"
-)]
+#![allow(dead_code, reason = "each test crate uses its own subset of these helpers")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,14 +15,8 @@ use std::time::Duration;
 
 /// Environment variables that change cachescan's output and must not leak in from the
 /// developer's shell or CI (every `CACHESCAN_*` variable is removed as well).
-const OUTSIDE_VARIABLES: &[&str] = &[
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "FORCE_COLOR",
-    "TERM",
-    "RUST_BACKTRACE",
-    "RUST_LIB_BACKTRACE",
-];
+const OUTSIDE_VARIABLES: &[&str] =
+    &["CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"];
 
 /// Width given to anything that asks the terminal (miette renders at 100 columns).
 pub const COLUMNS: &str = "100";
@@ -83,10 +74,8 @@ impl Scratch {
     pub fn snapshot_settings(&self) -> insta::Settings {
         let mut settings = insta::Settings::clone_current();
         let given = self.root().to_string_lossy().into_owned();
-        let canonical = std::fs::canonicalize(self.root()).map_or_else(
-            |_| given.clone(),
-            |path| path.to_string_lossy().into_owned(),
-        );
+        let canonical = std::fs::canonicalize(self.root())
+            .map_or_else(|_| given.clone(), |path| path.to_string_lossy().into_owned());
         let mut roots = vec![given, canonical];
         roots.sort_by_key(|root| std::cmp::Reverse(root.len()));
         roots.dedup();
@@ -134,8 +123,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 const CACHE_DIRECTORIES: &[&str] = &["__pycache__", ".pytest_cache", ".cachescan"];
 
 fn is_cache_directory(name: &std::ffi::OsStr) -> bool {
-    name.to_str()
-        .is_some_and(|name| CACHE_DIRECTORIES.contains(&name))
+    name.to_str().is_some_and(|name| CACHE_DIRECTORIES.contains(&name))
 }
 
 /// Every directory and file under `root` (relative paths, `/`-separated), with the bytes of
@@ -150,11 +138,8 @@ pub fn tree_contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 /// a tree in the repository (where someone may have run pytest) with a scratch copy.
 pub fn source_tree_contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     let mut contents = tree_contents(root);
-    contents.retain(|relative, _| {
-        !relative
-            .split('/')
-            .any(|part| CACHE_DIRECTORIES.contains(&part))
-    });
+    contents
+        .retain(|relative, _| !relative.split('/').any(|part| CACHE_DIRECTORIES.contains(&part)));
     contents
 }
 
@@ -163,11 +148,8 @@ fn collect_tree(root: &Path, directory: &Path, contents: &mut BTreeMap<String, O
         .unwrap_or_else(|error| panic!("list {}: {error}", directory.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
-        let relative = path
-            .strip_prefix(root)
-            .expect("inside the root")
-            .to_string_lossy()
-            .into_owned();
+        let relative =
+            path.strip_prefix(root).expect("inside the root").to_string_lossy().into_owned();
         let metadata = std::fs::symlink_metadata(&path)
             .unwrap_or_else(|error| panic!("inspect {}: {error}", path.display()));
         if metadata.is_dir() {
@@ -175,10 +157,7 @@ fn collect_tree(root: &Path, directory: &Path, contents: &mut BTreeMap<String, O
             collect_tree(root, &path, contents);
         } else if metadata.file_type().is_symlink() {
             let link = std::fs::read_link(&path).expect("read link");
-            contents.insert(
-                relative,
-                Some(link.to_string_lossy().into_owned().into_bytes()),
-            );
+            contents.insert(relative, Some(link.to_string_lossy().into_owned().into_bytes()));
         } else {
             let bytes = std::fs::read(&path)
                 .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
@@ -203,11 +182,7 @@ pub fn assert_same_tree(
     for path in actual.keys().filter(|path| !expected.contains_key(*path)) {
         differences.push(format!("added: {path}"));
     }
-    assert!(
-        differences.is_empty(),
-        "the tree changed:\n  {}",
-        differences.join("\n  ")
-    );
+    assert!(differences.is_empty(), "the tree changed:\n  {}", differences.join("\n  "));
 }
 
 /// `cachescan` with a clean environment: no colour (`NO_COLOR=1`, `--color never`), no
@@ -250,10 +225,7 @@ impl Run {
     /// stdout parsed as one JSON document.
     pub fn stdout_json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}",
-                String::from_utf8_lossy(&self.stdout)
-            )
+            panic!("stdout is not JSON ({error}):\n{}", String::from_utf8_lossy(&self.stdout))
         })
     }
 
