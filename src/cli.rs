@@ -64,7 +64,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
     /// Print the unified diff that `apply` would write, instead of the table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub diff: bool,
     #[command(flatten)]
     pub settings: SettingsArgs,

@@ -17,6 +17,8 @@ use miette::{Diagnostic, LabeledSpan, Severity, SourceCode, SourceSpan};
 pub(crate) struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
+    /// Byte offset of the start of every line, for line lookups in O(log n).
+    line_starts: Arc<[usize]>,
 }
 
 impl fmt::Debug for SourceFile {
@@ -27,13 +29,21 @@ impl fmt::Debug for SourceFile {
 
 impl SourceFile {
     pub(crate) fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        let text: Arc<str> = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, byte)| *byte == b'\n')
+                    .map(|(index, _)| index + 1),
+            )
+            .collect();
+        Self { name: name.into(), text, line_starts }
     }
 
     /// 1-based line number of a byte offset.
     pub(crate) fn line_of(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.line_starts.partition_point(|&start| start <= offset)
     }
 }
 

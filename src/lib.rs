@@ -61,7 +61,7 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => commands::plan::run(manifest, args, &shell),
         Command::Apply(args) => commands::apply::run(manifest, args, &shell),
         Command::Restore => commands::restore::run(manifest, &shell),
-        Command::Schema => commands::schema::run(),
+        Command::Schema => commands::schema::run(&shell),
     };
     match result {
         Ok(code) => code,

@@ -58,6 +58,10 @@ pub(crate) struct Unresolved {
     pub target: usize,
     pub pattern: String,
     pub message: String,
+    /// Line of the pattern in the manifest.
+    pub line: usize,
+    /// The closest qualified name, when one is close.
+    pub suggestion: Option<String>,
     pub diagnostic: SourceDiagnostic,
 }
 
@@ -84,8 +88,9 @@ impl Plan {
             by_path: HashMap::new(),
             problems: Vec::new(),
         };
-        let located: Vec<(usize, Option<usize>)> =
-            manifest.targets.iter().map(|target| (target.index, planner.locate(target))).collect();
+        let paths: Vec<Option<PathBuf>> =
+            manifest.targets.iter().map(|target| planner.locate(target)).collect();
+        let located = planner.parse_all(&paths);
         if !planner.problems.is_empty() {
             return Err(planner.problems);
         }
@@ -97,13 +102,31 @@ impl Plan {
         };
         let mut claimed: HashMap<(usize, usize), usize> = HashMap::new();
         for (target, file) in
-            manifest.targets.iter().zip(located.iter().map(|(_, file)| file.unwrap_or_default()))
+            manifest.targets.iter().zip(located.iter().map(|file| file.unwrap_or_default()))
         {
             planner.select(target, file, &mut claimed, &mut plan);
         }
         plan.files = planner.files;
         mark_repeated_definitions(&mut plan.functions, &plan.files);
         Ok(plan)
+    }
+
+    /// Indices of the functions whose action is `patch`.
+    pub(crate) fn patchable(&self) -> Vec<usize> {
+        (0..self.functions.len())
+            .filter(|&index| self.functions[index].action == Action::Patch)
+            .collect()
+    }
+
+    /// "13 functions in 3 files, 9 to patch", for the status line.
+    pub(crate) fn status_line(&self) -> String {
+        use crate::report::plan::plural;
+        format!(
+            "{} in {}, {} to patch",
+            plural(self.functions.len(), "function"),
+            plural(self.files.len(), "file"),
+            self.patched_functions().count()
+        )
     }
 
     pub(crate) fn patched_functions(&self) -> impl Iterator<Item = &PlannedFunction> {
@@ -171,45 +194,62 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    /// Find and parse the target's file; `None` after recording a problem.
-    fn locate(&mut self, target: &Target) -> Option<usize> {
-        let path = match &target.location {
-            TargetLocation::Module(module) => self.find_module(target, module)?,
+    /// The target's file, or `None` after recording a problem.
+    fn locate(&mut self, target: &Target) -> Option<PathBuf> {
+        match &target.location {
+            TargetLocation::Module(module) => self.find_module(target, module),
             TargetLocation::Path(relative) => {
                 let path = self.manifest.root.join(relative);
-                if !path.is_file() {
-                    self.problems.push(miette::Report::new(
-                        SourceDiagnostic::error(
-                            "cachescan::plan::missing-file",
-                            format!("`{relative}` does not exist"),
-                        )
-                        .with_label(
-                            &self.manifest.source,
-                            target.location_span,
-                            "relative to the project root",
-                        )
-                        .with_help(format!("the project root is {}", self.manifest.root.display())),
-                    ));
-                    return None;
+                if path.is_file() {
+                    return Some(path);
                 }
-                path
-            }
-        };
-        if let Some(&index) = self.by_path.get(&path) {
-            return Some(index);
-        }
-        let relative = relative_display(&path, &self.manifest.root);
-        match PythonFile::load(&path, relative) {
-            Ok(file) => {
-                self.files.push(file);
-                self.by_path.insert(path, self.files.len() - 1);
-                Some(self.files.len() - 1)
-            }
-            Err(error) => {
-                self.problems.push(miette::Report::new(*error));
+                self.problems.push(miette::Report::new(
+                    SourceDiagnostic::error(
+                        "cachescan::plan::missing-file",
+                        format!("`{relative}` does not exist"),
+                    )
+                    .with_label(
+                        &self.manifest.source,
+                        target.location_span,
+                        "relative to the project root",
+                    )
+                    .with_help(format!("the project root is {}", self.manifest.root.display())),
+                ));
                 None
             }
         }
+    }
+
+    /// Parse every distinct file once, spread over the machine's cores (parsing is most of
+    /// a large plan's time). Returns each target's file index.
+    fn parse_all(&mut self, paths: &[Option<PathBuf>]) -> Vec<Option<usize>> {
+        let mut unique: Vec<&PathBuf> = Vec::new();
+        for path in paths.iter().flatten() {
+            if !self.by_path.contains_key(path) {
+                self.by_path.insert(path.clone(), unique.len());
+                unique.push(path);
+            }
+        }
+        let root = &self.manifest.root;
+        let load = |path: &&PathBuf| PythonFile::load(path, relative_display(path, root));
+        let threads =
+            std::thread::available_parallelism().map_or(1, usize::from).min(unique.len().max(1));
+        let chunk = unique.len().div_ceil(threads).max(1);
+        let results: Vec<Result<PythonFile, crate::source::SourceError>> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = unique
+                    .chunks(chunk)
+                    .map(|paths| scope.spawn(move || paths.iter().map(load).collect::<Vec<_>>()))
+                    .collect();
+                workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
+            });
+        for result in results {
+            match result {
+                Ok(file) => self.files.push(file),
+                Err(error) => self.problems.push(miette::Report::new(*error)),
+            }
+        }
+        paths.iter().map(|path| path.as_ref().map(|path| self.by_path[path])).collect()
     }
 
     fn find_module(&mut self, target: &Target, module: &str) -> Option<PathBuf> {
@@ -333,7 +373,8 @@ fn unresolved(
     file: &PythonFile,
 ) -> Unresolved {
     let message = format!("pattern `{}` matches no function in {}", pattern.text, file.relative);
-    let help = match closest(&pattern.text, file.qualnames()) {
+    let suggestion = closest(&pattern.text, file.qualnames()).map(str::to_owned);
+    let help = match &suggestion {
         Some(suggestion) => format!("did you mean `{suggestion}`?"),
         None if file.functions.is_empty() => format!("{} defines no functions", file.relative),
         None => {
@@ -345,7 +386,14 @@ fn unresolved(
         SourceDiagnostic::error("cachescan::plan::unresolved-pattern", message.clone())
             .with_label(&manifest.source, pattern.span, "matches nothing")
             .with_help(help);
-    Unresolved { target: target.index, pattern: pattern.text.clone(), message, diagnostic }
+    Unresolved {
+        target: target.index,
+        pattern: pattern.text.clone(),
+        message,
+        line: manifest.source.line_of(pattern.span.offset()),
+        suggestion,
+        diagnostic,
+    }
 }
 
 /// Several real definitions of one name (conditional definitions): all are patched, and

@@ -76,12 +76,21 @@ impl Settings {
         let figment = Figment::from(Serialized::defaults(from_manifest))
             .merge(environment)
             .merge(Serialized::defaults(command_line));
-        let settings: Settings =
-            figment.extract().map_err(|error| SettingsError::Invalid(error.to_string()))?;
-        let origin = |key: &str| {
-            figment
-                .find_metadata(key)
-                .map_or_else(|| "settings".to_owned(), |metadata| metadata.name.to_string())
+        let settings: Settings = figment.extract().map_err(|error| {
+            let key = error.path.last().cloned().unwrap_or_default();
+            let from_environment = error.metadata.as_ref().is_some_and(is_environment);
+            SettingsError::Invalid(if from_environment {
+                format!("environment variable {}: {}", environment_variable(&key), error.kind)
+            } else {
+                error.to_string()
+            })
+        })?;
+        let origin = |key: &str| match figment.find_metadata(key) {
+            Some(metadata) if is_environment(metadata) => {
+                format!("environment variable {}", environment_variable(key))
+            }
+            Some(metadata) => metadata.name.to_string(),
+            None => "settings".to_owned(),
         };
         if !(0.0..=1.0).contains(&settings.min_hit_rate) {
             return Err(SettingsError::Invalid(format!(
@@ -100,6 +109,15 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+fn is_environment(metadata: &figment::Metadata) -> bool {
+    metadata.name.contains("environment")
+}
+
+/// `min_hit_rate` -> `CACHESCAN_MIN_HIT_RATE`.
+fn environment_variable(key: &str) -> String {
+    format!("CACHESCAN_{}", key.to_uppercase())
 }
 
 /// figment drops `None` values, so an unbounded size travels through it as a word.
@@ -185,8 +203,7 @@ mod tests {
             let error = Settings::resolve(&manifest(), CommandLineSettings::default())
                 .expect_err("out of range");
             assert!(
-                error.to_string().contains("CACHESCAN_MIN_HIT_RATE")
-                    || error.to_string().contains("environment"),
+                error.to_string().contains("environment variable CACHESCAN_MIN_HIT_RATE"),
                 "{error}"
             );
             Ok(())

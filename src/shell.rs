@@ -28,7 +28,10 @@ pub enum ColorChoice {
 #[derive(Debug)]
 pub(crate) struct Shell {
     pub verbosity: Verbosity,
+    /// Colour on stderr (status lines, diagnostics of failures).
     color: bool,
+    /// Colour on stdout (reports); decided separately, since either may be redirected.
+    stdout_color: bool,
     stderr_is_terminal: bool,
 }
 
@@ -38,17 +41,22 @@ const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 impl Shell {
     pub(crate) fn new(verbosity: Verbosity, choice: ColorChoice) -> Self {
         let stderr_is_terminal = std::io::stderr().is_terminal();
-        let color = match choice {
+        let decide = |is_terminal: bool| match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
                 let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
                 let forced = std::env::var_os("CLICOLOR_FORCE")
                     .is_some_and(|value| !value.is_empty() && value != "0");
-                !no_color && (forced || stderr_is_terminal)
+                !no_color && (forced || is_terminal)
             }
         };
-        Self { verbosity, color, stderr_is_terminal }
+        Self {
+            verbosity,
+            color: decide(stderr_is_terminal),
+            stdout_color: decide(std::io::stdout().is_terminal()),
+            stderr_is_terminal,
+        }
     }
 
     pub(crate) fn is_terminal(&self) -> bool {
@@ -83,14 +91,21 @@ impl Shell {
         }
     }
 
-    /// Render a diagnostic as text (with colour only when the shell has it).
+    /// Render a diagnostic for a report on stdout (colour only if stdout has it).
     pub(crate) fn render(&self, diagnostic: &dyn Diagnostic) -> String {
-        render_diagnostic(diagnostic, self.color)
+        render_diagnostic(diagnostic, self.stdout_color)
     }
 
     /// Print a diagnostic to stderr.
     pub(crate) fn diagnostic(&self, diagnostic: &dyn Diagnostic) {
-        let _ = write!(std::io::stderr(), "{}", self.render(diagnostic));
+        let _ = write!(std::io::stderr(), "{}", render_diagnostic(diagnostic, self.color));
+    }
+
+    /// Write a report to stdout. A closed pipe (`| head`) is not an error: the reader has
+    /// what it wanted.
+    pub(crate) fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
     }
 }
 

@@ -115,6 +115,7 @@ impl PythonFile {
         let reassigned_globals = hazard::reassigned_globals(&module.body);
         let mut collector = Collector {
             text: &source.text,
+            source: &source,
             tokens: parsed.tokens(),
             reassigned_globals: &reassigned_globals,
             functions: Vec::new(),
@@ -122,7 +123,7 @@ impl PythonFile {
         collector.body(&module.body, "", false, false);
         let functions = collector.functions;
         let imports_functools = module.body.iter().any(is_import_functools);
-        let import_insertion = import_insertion(&source.text, &module.body);
+        let import_insertion = import_insertion(&source.text, &module.body, parsed.tokens());
         Ok(PythonFile {
             path,
             relative,
@@ -147,6 +148,7 @@ pub(crate) fn to_span(range: TextRange) -> (usize, usize) {
 
 struct Collector<'a> {
     text: &'a str,
+    source: &'a SourceFile,
     tokens: &'a ruff_python_ast::token::Tokens,
     reassigned_globals: &'a HashSet<String>,
     functions: Vec<FunctionDef>,
@@ -220,7 +222,7 @@ impl Collector<'_> {
         let context = HazardContext { in_class, reassigned_globals: self.reassigned_globals, head };
         self.functions.push(FunctionDef {
             qualname: format!("{prefix}{}", function.name.as_str()),
-            line: self.text[..keyword_offset].matches('\n').count() + 1,
+            line: self.source.line_of(keyword_offset),
             line_start,
             indent,
             head,
@@ -256,7 +258,11 @@ fn is_prelude(index: usize, statement: &Stmt) -> bool {
     }
 }
 
-fn import_insertion(text: &str, body: &[Stmt]) -> ImportInsertion {
+fn import_insertion(
+    text: &str,
+    body: &[Stmt],
+    tokens: &ruff_python_ast::token::Tokens,
+) -> ImportInsertion {
     let prelude = body
         .iter()
         .enumerate()
@@ -268,11 +274,16 @@ fn import_insertion(text: &str, body: &[Stmt]) -> ImportInsertion {
         (0, Some(first)) => ImportInsertion::LineStart(line_start(text, first.start().to_usize())),
         (0, None) => ImportInsertion::EndOfFile,
         (count, _) => {
-            let end = body[count - 1].end().to_usize();
-            match text[end..].find('\n') {
-                Some(newline) => ImportInsertion::LineStart(end + newline + 1),
-                None => ImportInsertion::EndOfFile,
-            }
+            // After the logical line that ends the prelude: its NEWLINE token, which comes
+            // after any `;`-joined statements, brackets and backslash continuations.
+            let end = body[count - 1].end();
+            let first = tokens.partition_point(|token| token.start() < end);
+            tokens[first..]
+                .iter()
+                .find(|token| token.kind() == TokenKind::Newline && token.end() > token.start())
+                .map_or(ImportInsertion::EndOfFile, |newline| {
+                    ImportInsertion::LineStart(newline.end().to_usize())
+                })
         }
     }
 }
@@ -329,6 +340,17 @@ mod tests {
         )
         .expect_err("invalid");
         assert!(error.to_string().contains("m.py:2"), "{error}");
+    }
+
+    #[test]
+    fn import_goes_after_the_whole_logical_line_of_the_prelude() {
+        let text =
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations; VALUE = (\n    1)\nimport os\n";
+        let file = parse(text);
+        assert_eq!(
+            file.import_insertion,
+            ImportInsertion::LineStart(text.find("import os").expect("present"))
+        );
     }
 
     #[test]

@@ -365,3 +365,42 @@ fn closed_stdout_does_not_panic() {
         assert_ne!(output.status.code(), Some(101), "--format {format}: exit code 101 is a panic");
     }
 }
+
+/// `cachescan plan > plan.txt` typed in a terminal: stderr is the terminal, stdout a file.
+/// The status line on stderr may be coloured, but the report in the file must be plain text.
+/// The terminal comes from util-linux `script`; without it the test has nothing to check.
+#[test]
+fn redirected_report_has_no_colour_codes_when_stderr_is_a_terminal() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_script {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let shop = Scratch::copy_of(SHOP);
+    let binary = assert_cmd::cargo::cargo_bin("cachescan");
+    let report = shop.path("plan.txt");
+    let command_line = format!("'{}' plan > '{}'", binary.display(), report.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["--quiet", "--return", "--command", &command_line, "/dev/null"]);
+    script.current_dir(shop.root()).env("TERM", "xterm-256color").env("COLUMNS", common::COLUMNS);
+    for name in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR"] {
+        script.env_remove(name);
+    }
+    let terminal = script.output().expect("run script");
+    assert_eq!(terminal.status.code(), Some(FINDINGS), "{terminal:?}");
+    let terminal_text = String::from_utf8_lossy(&terminal.stdout);
+    assert!(
+        terminal_text.contains("\x1b["),
+        "the setup gives cachescan a colour terminal on stderr: {terminal_text:?}"
+    );
+    let written = std::fs::read_to_string(&report).expect("read plan.txt");
+    assert!(written.contains("13 functions in 3 files"), "{written}");
+    assert!(
+        !written.contains('\x1b'),
+        "ANSI escape codes in a report redirected to a file:\n{}",
+        written.replace('\x1b', "\\e")
+    );
+}

@@ -105,3 +105,35 @@ fn every_shipped_manifest_is_accepted() {
     }
     assert!(refused.is_empty(), "manifests refused:\n{}", refused.join("\n"));
 }
+
+/// `cachescan.yaml.example` documents every key; it must stay a manifest cachescan accepts.
+/// It names `shop.pricing` (as in `examples/shop`) and `scripts/legacy.py`, so it is tried
+/// in a copy of the shop with that script added.
+#[test]
+fn documented_example_manifest_is_accepted() {
+    let example = common::repository_path("cachescan.yaml.example");
+    let Ok(manifest) = std::fs::read_to_string(&example) else {
+        panic!("{} is missing", example.display());
+    };
+    let shop = Scratch::copy_of("examples/shop");
+    shop.write("cachescan.yaml", &manifest);
+    shop.write("scripts/legacy.py", "def legacy_total(cents):\n    return cents * 2\n");
+    let run = common::run(shop.root(), &["plan", "--format", "json"]);
+    assert!(
+        matches!(run.code, Some(0 | 1)),
+        "cachescan.yaml.example is refused (exit {:?}):\n{}",
+        run.code,
+        run.stderr
+    );
+    let plan = run.stdout_json();
+    let sizes: Vec<(&str, &serde_json::Value)> = plan["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|function| (function["id"].as_str().expect("id"), &function["cache_size"]))
+        .collect();
+    assert!(
+        sizes.iter().any(|(id, size)| id.starts_with("shop.pricing:") && **size == 256),
+        "the per-target cache_size of the example applies: {sizes:?}"
+    );
+}

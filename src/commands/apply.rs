@@ -39,18 +39,8 @@ pub(crate) fn run(
         ));
     }
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
-    let patchable: Vec<usize> = (0..plan.functions.len())
-        .filter(|&index| plan.functions[index].action == crate::plan::Action::Patch)
-        .collect();
-    shell.status(
-        "Planning",
-        format!(
-            "{} in {}, {} to patch",
-            plural(plan.functions.len(), "target"),
-            plural(plan.files.len(), "file"),
-            patchable.len()
-        ),
-    );
+    let patchable = plan.patchable();
+    shell.status("Planning", plan.status_line());
     for unresolved in &plan.unresolved {
         shell.diagnostic(&unresolved.diagnostic);
     }
@@ -95,9 +85,9 @@ pub(crate) fn run(
         shell.warn(error);
     }
     match args.format {
-        ReportFormat::Human => print!("{}", human(&report, &plan, shell)),
-        ReportFormat::Json => println!("{json}"),
-        ReportFormat::Markdown => print!("{}", markdown(&report)),
+        ReportFormat::Human => shell.out(&human(&report, &plan, shell)),
+        ReportFormat::Json => shell.out(&format!("{json}\n")),
+        ReportFormat::Markdown => shell.out(&markdown(&report)),
     }
     if !kept.is_empty() {
         shell.status(

@@ -43,7 +43,8 @@ pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
             miette::miette!("cannot read the current directory: {error}"),
         )
     })?;
-    crate::manifest::discover(&current).ok_or_else(|| {
+    let found = crate::manifest::discover(&current).map(|path| relative_to(&path, &current));
+    found.ok_or_else(|| {
         Failure::one(
             ExitCode::Unusable,
             miette::miette!(
@@ -54,6 +55,16 @@ pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
             ),
         )
     })
+}
+
+/// A discovered manifest, named relative to the current directory (`../cachescan.yaml`), as
+/// a user would type it.
+fn relative_to(path: &Path, current: &Path) -> PathBuf {
+    let Some(directory) = path.parent() else { return path.to_path_buf() };
+    let Ok(below) = current.strip_prefix(directory) else { return path.to_path_buf() };
+    let mut relative: PathBuf = below.components().map(|_| "..").collect();
+    relative.push(path.file_name().unwrap_or_default());
+    relative
 }
 
 /// Load the manifest and resolve the effective settings.

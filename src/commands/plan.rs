@@ -4,7 +4,7 @@ use crate::cli::{PlanArgs, PlanFormat};
 use crate::commands::{CommandResult, Failure, load};
 use crate::exit_code::ExitCode;
 use crate::plan::Plan;
-use crate::report::plan::{PlanReport, human, plural};
+use crate::report::plan::{PlanReport, human};
 use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
 
@@ -16,28 +16,22 @@ pub(crate) fn run(
     let command_line = CommandLineSettings { cache_size: args.settings.cache_size, timeout: None };
     let (manifest, settings) = load(manifest_path, command_line)?;
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
-    shell.status(
-        "Planning",
-        format!(
-            "{} in {}",
-            plural(plan.functions.len(), "target"),
-            plural(plan.files.len(), "file")
-        ),
-    );
+    shell.status("Planning", plan.status_line());
     if args.diff {
-        let all: Vec<usize> = (0..plan.functions.len())
-            .filter(|&index| plan.functions[index].action == crate::plan::Action::Patch)
-            .collect();
+        let all = plan.patchable();
         for (file, patched) in plan.patch_files(&all) {
             let file = &plan.files[file];
-            print!("{}", crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));
+            shell.out(&crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));
         }
     } else {
         match args.format {
-            PlanFormat::Human => print!("{}", human(&plan, shell)),
+            PlanFormat::Human => shell.out(&human(&plan, shell)),
             PlanFormat::Json => {
                 let report = PlanReport::new(&plan, &manifest);
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                shell.out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                ));
             }
         }
     }

@@ -3,7 +3,7 @@
 use crate::commands::CommandResult;
 use crate::exit_code::ExitCode;
 
-pub(crate) fn run() -> CommandResult {
-    println!("{}", crate::schema::manifest_schema_json());
+pub(crate) fn run(shell: &crate::shell::Shell) -> CommandResult {
+    shell.out(&format!("{}\n", crate::schema::manifest_schema_json()));
     Ok(ExitCode::Success)
 }

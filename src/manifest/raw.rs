@@ -21,7 +21,7 @@ use serde_saphyr::Spanned;
 )]
 pub(crate) struct RawManifest {
     /// Format version of this file. Only `1` exists.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<i64>,
     /// Where the project lives and how its tests run.
     #[serde(default)]
@@ -33,7 +33,7 @@ pub(crate) struct RawManifest {
     #[serde(default)]
     pub thresholds: Option<RawThresholds>,
     /// The modules or files to look in, and the functions to try.
-    #[schemars(with = "Vec<RawTarget>")]
+    #[schemars(with = "Vec<RawTarget>", length(min = 1))]
     pub targets: Spanned<Vec<Spanned<RawTarget>>>,
 }
 
@@ -158,6 +158,14 @@ impl<'de> Deserialize<'de> for RawCacheSize {
             }
             fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
                 Ok(RawCacheSize::Unbounded)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "unbounded" | "none" | "None" => Ok(RawCacheSize::Unbounded),
+                    other => Err(E::custom(format!(
+                        "cache size must be an integer >= 0, null or `unbounded`, not `{other}`"
+                    ))),
+                }
             }
             fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
                 Ok(RawCacheSize::Unbounded)

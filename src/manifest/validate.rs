@@ -237,7 +237,7 @@ impl Checker {
             (Some(_), Some(path)) => {
                 self.problem(
                     "module-and-path",
-                    format!("target {index} names both `module` and `path`"),
+                    "this target names both `module` and `path`".to_owned(),
                     span_of(&self.source, &path.referenced),
                     "second location",
                     Some(
@@ -250,7 +250,7 @@ impl Checker {
             (None, None) => {
                 self.problem(
                     "missing-location",
-                    format!("target {index} names neither `module` nor `path`"),
+                    "this target names neither `module` nor `path`".to_owned(),
                     target_span,
                     "this target",
                     Some("add `module: package.module` or `path: relative/file.py`".to_owned()),
@@ -261,7 +261,7 @@ impl Checker {
         if raw.functions.value.is_empty() {
             self.problem(
                 "empty-functions",
-                format!("target {index} has an empty `functions` list"),
+                "this target has an empty `functions` list".to_owned(),
                 span_of(&self.source, &raw.functions.referenced),
                 "no patterns",
                 Some(
@@ -362,8 +362,12 @@ fn parse_error(source: &SourceFile, error: &serde_saphyr::Error) -> SourceDiagno
         .with_label(source, span, format!("`{field}` is required here")),
         other => {
             let message = first_line_without_location(&other.to_string());
+            // Library advice about parser options means nothing to a manifest's author.
+            let message =
+                message.split(", set DuplicateKeyPolicy").next().unwrap_or_default().to_owned();
             SourceDiagnostic::error("cachescan::manifest::invalid", message)
                 .with_label(source, span, "here")
+                .with_help("every key and its type: cachescan.yaml.example, or `cachescan schema`")
         }
     }
 }

@@ -50,6 +50,10 @@ pub(crate) struct UnresolvedEntry {
     pub target: usize,
     pub pattern: String,
     pub message: String,
+    /// Line of the pattern in the manifest.
+    pub line: usize,
+    /// The closest existing qualified name ("did you mean"), or null.
+    pub suggestion: Option<String>,
 }
 
 impl PlanReport {
@@ -82,6 +86,8 @@ impl PlanReport {
                     target: unresolved.target,
                     pattern: unresolved.pattern.clone(),
                     message: unresolved.message.clone(),
+                    line: unresolved.line,
+                    suggestion: unresolved.suggestion.clone(),
                 })
                 .collect(),
             notes: plan.notes.clone(),
