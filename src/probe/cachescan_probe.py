@@ -11,6 +11,73 @@ Rules this file keeps:
     the ``"error"`` field of the output file;
   * never imports project modules, never calls the cached functions (only
     ``cache_info()``), never prints to stdout.
+
+Output (``"format": "cachescan-probe"``, ``"version": 1``): one JSON object
+with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
+``worker_id``, ``python``, ``exitstatus``, ``collected``, ``error``,
+``collect_errors``, ``tests`` (the controller or single process only) and
+``targets`` (not the controller), plus these additive keys:
+
+  * ``observe``: true when this process observed target calls (see below);
+  * ``test_calls``: ``{nodeid: {target id: {"calls": n, "time_ns": t}}}`` for
+    every test run in this process, plus the pseudo test ``"<session>"``;
+    ``{}`` when not observing.  In xdist the tests run in the workers, so the
+    union of the workers' ``test_calls`` is the canonical per-test call map;
+  * ``deselected``: items deselected by ``CACHESCAN_PROBE_SELECT`` (0 without
+    it); null in an xdist controller, which does not collect;
+  * every ``tests`` entry has ``calls`` (the same map as in ``test_calls``,
+    ``{}`` when nothing was called, null when this process did not observe);
+  * every ``targets`` entry has ``observer`` (``code-swap`` | ``monitoring`` |
+    ``unavailable`` | ``off``), ``observer_note`` (why unavailable, or null),
+    ``observed_calls`` and ``observed_time_ns`` (totals, null unless observed).
+
+Observing target calls (``CACHESCAN_PROBE_OBSERVE=1``)
+-------------------------------------------------------
+For each target the probe finds the underlying plain Python function: the
+module attribute or class ``__dict__`` entry, staticmethod/classmethod/property
+unwrapped, then ``__wrapped__`` followed to the innermost function, so with an
+``lru_cache`` in place only cache misses reach it.  It then swaps the code of
+that very function object ("code swap"), so every reference to it (``from mod
+import f``, the cache wrapper, a class attribute) is observed:
+
+  * ``original`` = a new function object with the old code, globals,
+    defaults, closure and attributes;
+  * ``f.__code__`` = a trampoline ``def f(*args, **kwargs)`` whose only
+    constant of note is a small recorder object: the trampoline calls
+    ``recorder.call(args, kwargs)``, which counts the call for the current
+    test, calls ``original`` and times the outermost call of a recursion
+    (``time.perf_counter_ns``, wall time);
+  * ``f.__wrapped__ = original``, so ``inspect.signature`` and
+    ``inspect.getsource`` still describe the real function.
+
+The recorder sits in the trampoline's ``co_consts`` (a code object may hold any
+constant), so nothing is added to the module's globals and no name lookup
+happens per call.  The trampoline's file name is ``<cachescan-probe
+trampoline>`` and it sets ``__tracebackhide__`` so pytest hides its frame.
+Functions with free variables (closures, zero-argument ``super()``) cannot
+take the trampoline, which has none, and generator or coroutine
+functions would change kind; those targets are ``unavailable`` and untouched.
+The same mechanism runs on every Python version: ``sys.monitoring`` (3.12+)
+could observe without touching the function, but a second path that only newer
+interpreters take would go untested; the value ``monitoring`` is reserved.
+
+Observers are installed when collection finishes (modules already imported)
+and again before each test for modules imported since (never importing
+anything).  Calls made before that (at import, during collection) are not
+seen, nor are functions created anew later (``importlib.reload``).  The
+current test is set around ``pytest_runtest_protocol``; calls
+outside any test, and calls while a fixture wider than function scope is set
+up, go to ``"<session>"``.  (Teardown of such fixtures runs inside the last
+test that used them and is counted there.)  Every swapped code object is put
+back before the output is written.  Overlapping calls from several threads are
+timed approximately.  With observation off, none of this is installed.
+
+Selecting tests (``CACHESCAN_PROBE_SELECT``)
+--------------------------------------------
+A JSON file ``{"version": 1, "nodeids": [...]}``: every collected item whose
+node id is not listed (exactly, parameters included) is deselected in
+``pytest_collection_modifyitems``, in every process that collects.  An
+unreadable file is reported in ``error`` and selects nothing away.
 """
 
 import atexit
@@ -20,7 +87,9 @@ import json
 import os
 import platform
 import sys
+import time
 import traceback
+import types
 
 try:  # pytest is always importable inside a pytest process
     import pytest as _pytest
@@ -39,6 +108,10 @@ ENV_TARGETS = "CACHESCAN_PROBE_TARGETS"
 # tests* (subprocesses inheriting the environment) do not pose as the project's
 # run.  Value: "<pid>\n<realpath of out dir>".
 ENV_OWNER = "CACHESCAN_PROBE_OWNER"
+ENV_OBSERVE = "CACHESCAN_PROBE_OBSERVE"
+ENV_SELECT = "CACHESCAN_PROBE_SELECT"
+
+SESSION_KEY = "<session>"
 
 FORMAT = "cachescan-probe"
 VERSION = 1
@@ -337,6 +410,10 @@ def _empty_target(tid, state):
         "misses": None,
         "maxsize": None,
         "currsize": None,
+        "observer": "off",
+        "observer_note": None,
+        "observed_calls": None,
+        "observed_time_ns": None,
     }
 
 
@@ -430,6 +507,388 @@ def _probe_targets(errors, base):
 
 
 # --------------------------------------------------------------------------- #
+# observe: per-test calls of the targets (code swap)
+# --------------------------------------------------------------------------- #
+
+
+_perf_counter_ns = time.perf_counter_ns
+
+TRAMPOLINE_FILENAME = "<cachescan-probe trampoline>"
+_RECORDER_PLACEHOLDER = "__cachescan_probe_recorder__"
+_TRAMPOLINE_SOURCE = (
+    "def trampoline(*args, **kwargs):\n"
+    "    __tracebackhide__ = True\n"
+    "    return %r.call(args, kwargs)\n" % _RECORDER_PLACEHOLDER
+)
+# generator, coroutine, iterable coroutine, async generator
+_CO_NOT_PLAIN = 0x20 | 0x80 | 0x100 | 0x200
+_TEMPLATE = []  # [code] once compiled
+
+
+def _observe_enabled():
+    return os.environ.get(ENV_OBSERVE, "") == "1"
+
+
+def _trampoline_code(recorder, code):
+    """A code object ``(*args, **kwargs) -> recorder.call(args, kwargs)``,
+    named like ``code``, with ``recorder`` as a constant."""
+    if not _TEMPLATE:
+        module_code = compile(_TRAMPOLINE_SOURCE, TRAMPOLINE_FILENAME, "exec", dont_inherit=True)
+        _TEMPLATE.extend(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+    template = _TEMPLATE[0]
+    consts = tuple(
+        recorder if (isinstance(c, str) and c == _RECORDER_PLACEHOLDER) else c
+        for c in template.co_consts
+    )
+    changes = {"co_consts": consts, "co_name": code.co_name}
+    if hasattr(code, "co_qualname"):
+        changes["co_qualname"] = code.co_qualname
+    return template.replace(**changes)
+
+
+def _is_trampoline(code):
+    return getattr(code, "co_filename", None) == TRAMPOLINE_FILENAME
+
+
+def _copy_function(func):
+    """A new function object running ``func``'s current code."""
+    original = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    original.__kwdefaults__ = func.__kwdefaults__
+    original.__dict__.update(func.__dict__)
+    for attr in ("__qualname__", "__module__", "__doc__", "__annotations__", "__type_params__"):
+        try:
+            setattr(original, attr, getattr(func, attr))
+        except Exception:
+            pass
+    return original
+
+
+class _Recorder(object):
+    """Sits in one swapped function's trampoline; counts and times its calls
+    into the observer's current bucket (``{target id: [calls, time_ns]}``)."""
+
+    __slots__ = ("observe", "original", "tids", "depth")
+
+    def __init__(self, observe, original, tid):
+        self.observe = observe
+        self.original = original
+        self.tids = (tid,)
+        self.depth = 0
+
+    def call(self, args, kwargs):
+        __tracebackhide__ = True  # noqa: F841 - read by pytest
+        bucket = self.observe.current
+        for tid in self.tids:
+            cell = bucket.get(tid)
+            if cell is None:
+                cell = bucket[tid] = [0, 0]
+            cell[0] += 1
+        if self.depth > 0:  # recursion (or an overlapping thread): count only
+            self.depth += 1
+            try:
+                return self.original(*args, **kwargs)
+            finally:
+                self.depth -= 1
+        self.depth = 1
+        start = _perf_counter_ns()
+        try:
+            return self.original(*args, **kwargs)
+        finally:
+            elapsed = _perf_counter_ns() - start
+            self.depth = 0
+            for tid in self.tids:
+                cell = bucket.get(tid)
+                if cell is not None:
+                    cell[1] += elapsed
+
+
+class _Swap(object):
+    """One function whose code was swapped, and how to put it back."""
+
+    __slots__ = ("func", "code", "trampoline", "original", "recorder", "had_wrapped", "wrapped")
+
+    def __init__(self, func, code, trampoline, original, recorder, had_wrapped, wrapped):
+        self.func = func
+        self.code = code
+        self.trampoline = trampoline
+        self.original = original
+        self.recorder = recorder
+        self.had_wrapped = had_wrapped
+        self.wrapped = wrapped
+
+    def restore(self):
+        """Put the code back; False when someone else replaced it meanwhile."""
+        func = self.func
+        restored = False
+        if func.__code__ is self.trampoline:
+            func.__code__ = self.code
+            restored = True
+        if func.__dict__.get("__wrapped__", _MISSING) is self.original:
+            if self.had_wrapped:
+                func.__wrapped__ = self.wrapped
+            else:
+                del func.__wrapped__
+        return restored
+
+
+class _Observe(object):
+    """pytest plugin (registered only with CACHESCAN_PROBE_OBSERVE=1): installs
+    the code swaps and tracks which test is running."""
+
+    def __init__(self, probe):
+        self.probe = probe
+        self.enabled = True  # False in an xdist controller
+        self.session_bucket = {}
+        self.current = self.session_bucket
+        self.test_calls = {}  # nodeid -> bucket, in run order
+        self.targets = None  # [(tid, qualname)] once loaded
+        self.by_basename = {}  # normcase basename -> [(real path, tid, qualname)]
+        self.status = {}  # tid -> [observer, note]
+        self.swaps = {}  # id(function) -> _Swap
+        self.seen_modules = {}  # module name -> id(module)
+        self.seen_len = -1
+        self.restored = False
+
+    # ---- installing ------------------------------------------------------
+    def _load(self):
+        self.targets = []
+        errors = []
+        for t in _load_targets(errors):
+            tid = t.get("id")
+            tid = tid if isinstance(tid, str) else str(tid)
+            qualname = t.get("qualname") or ""
+            qualname = qualname if isinstance(qualname, str) else str(qualname)
+            self.targets.append(tid)
+            self.status.setdefault(tid, ["unavailable", "module not loaded"])
+            real = _norm(t.get("path"), self.probe.base)
+            if real is None:
+                continue
+            names = {os.path.normcase(os.path.basename(real))}
+            raw = t.get("path")
+            if isinstance(raw, str) and raw:
+                names.add(os.path.normcase(os.path.basename(raw)))
+            for name in names:
+                self.by_basename.setdefault(name, []).append((real, tid, qualname))
+        # _probe_targets reports unreadable targets files in "error"
+
+    def install_new(self):
+        """Install observers in modules imported since the last call (cheap
+        when sys.modules did not grow)."""
+        if self.restored or not self.enabled:
+            return
+        if self.targets is None:
+            if self.probe._role() == "controller":
+                self.enabled = False
+                return
+            self._load()
+        if not self.by_basename:
+            return
+        modules = sys.modules
+        if len(modules) == self.seen_len:
+            return
+        self.seen_len = len(modules)
+        for name, mod in list(modules.items()):
+            if mod is None or self.seen_modules.get(name) == id(mod):
+                continue
+            self.seen_modules[name] = id(mod)
+            path = _module_file(mod)
+            if path is None:
+                continue
+            candidates = self.by_basename.get(os.path.normcase(os.path.basename(path)))
+            if not candidates:
+                continue
+            real = _norm(path, self.probe.base)
+            for (target_real, tid, qualname) in candidates:
+                if target_real == real:
+                    try:
+                        self._install(mod, tid, qualname)
+                    except Exception as e:
+                        self._set_status(tid, "unavailable", "%s: %s" % (type(e).__name__, e))
+
+    def _set_status(self, tid, observer, note):
+        cur = self.status.get(tid)
+        if cur is not None and cur[0] == "code-swap":
+            return  # observed through another module name already
+        self.status[tid] = [observer, note]
+
+    def _innermost_function(self, obj):
+        seen = set()
+        for _ in range(32):
+            obj = _unwrap_descriptor(obj)
+            if obj is None or id(obj) in seen:
+                return None
+            if id(obj) in self.swaps:
+                return obj  # its __wrapped__ is our copy: stop here
+            seen.add(id(obj))
+            try:
+                nxt = inspect.getattr_static(obj, "__wrapped__", _MISSING)
+            except Exception:
+                nxt = _MISSING
+            if nxt is _MISSING or nxt is None:
+                break
+            obj = nxt
+        return obj if isinstance(obj, types.FunctionType) else None
+
+    def _install(self, mod, tid, qualname):
+        obj = _resolve(mod, qualname)
+        if obj is _MISSING:
+            self._set_status(tid, "unavailable", "not found in module")
+            return
+        func = self._innermost_function(obj)
+        if func is None:
+            self._set_status(tid, "unavailable", "not a Python function")
+            return
+        swap = self.swaps.get(id(func))
+        if swap is not None:
+            if tid not in swap.recorder.tids:  # an alias of another target
+                swap.recorder.tids = swap.recorder.tids + (tid,)
+            self.status[tid] = ["code-swap", None]
+            return
+        code = func.__code__
+        if _is_trampoline(code):
+            self._set_status(tid, "unavailable", "already observed by another probe")
+            return
+        if code.co_freevars:
+            self._set_status(
+                tid, "unavailable", "closure (free variables: %s)" % ", ".join(code.co_freevars)
+            )
+            return
+        if code.co_flags & _CO_NOT_PLAIN:
+            self._set_status(tid, "unavailable", "generator or coroutine function")
+            return
+        original = _copy_function(func)
+        recorder = _Recorder(self, original, tid)
+        trampoline = _trampoline_code(recorder, code)
+        had_wrapped = "__wrapped__" in func.__dict__
+        wrapped = func.__dict__.get("__wrapped__")
+        swap = _Swap(func, code, trampoline, original, recorder, had_wrapped, wrapped)
+        func.__code__ = trampoline
+        self.swaps[id(func)] = swap
+        try:
+            func.__wrapped__ = original
+        except Exception:
+            pass
+        self.status[tid] = ["code-swap", None]
+
+    def restore(self):
+        if self.restored:
+            return
+        self.restored = True
+        for swap in list(self.swaps.values()):
+            try:
+                if not swap.restore():
+                    self.probe.errors.append(
+                        "observe: code of %s was replaced during the run; left as is"
+                        % getattr(swap.func, "__qualname__", "?")
+                    )
+            except Exception as e:
+                self.probe._err("observe restore", e)
+        self.swaps.clear()
+
+    # ---- hooks -----------------------------------------------------------
+    @_hookimpl(trylast=True)
+    def pytest_collection_finish(self, session):
+        try:
+            self.install_new()
+        except Exception as e:
+            self.probe._err("observe install", e)
+
+    @_hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        try:
+            self.install_new()
+        except Exception as e:
+            self.probe._err("observe install", e)
+
+    @_hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        previous = self.current
+        try:
+            nodeid = getattr(item, "nodeid", None) or ""
+            self.current = self.test_calls.setdefault(nodeid, {})
+        except Exception:
+            pass
+        try:
+            yield
+        finally:
+            self.current = previous
+
+    @_hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        previous = self.current
+        try:
+            if getattr(fixturedef, "scope", "function") != "function":
+                self.current = self.session_bucket
+        except Exception:
+            pass
+        try:
+            yield
+        finally:
+            self.current = previous
+
+    # ---- output ----------------------------------------------------------
+    @staticmethod
+    def _bucket_json(bucket):
+        return {
+            tid: {"calls": int(cell[0]), "time_ns": int(cell[1])}
+            for tid, cell in sorted(bucket.items())
+        }
+
+    def test_calls_json(self):
+        out = {SESSION_KEY: self._bucket_json(self.session_bucket)}
+        for nodeid, bucket in self.test_calls.items():
+            out[nodeid] = self._bucket_json(bucket)
+        return out
+
+    def target_fields(self, tid):
+        observer, note = self.status.get(tid) or ["unavailable", "module not loaded"]
+        fields = {
+            "observer": observer,
+            "observer_note": note,
+            "observed_calls": None,
+            "observed_time_ns": None,
+        }
+        if observer == "code-swap":
+            calls = time_ns = 0
+            for bucket in [self.session_bucket] + list(self.test_calls.values()):
+                cell = bucket.get(tid)
+                if cell is not None:
+                    calls += cell[0]
+                    time_ns += cell[1]
+            fields["observed_calls"] = calls
+            fields["observed_time_ns"] = time_ns
+        return fields
+
+
+# --------------------------------------------------------------------------- #
+# select: CACHESCAN_PROBE_SELECT
+# --------------------------------------------------------------------------- #
+
+
+def _load_selection(errors):
+    """The set of node ids to keep, or None (no selection, or unusable)."""
+    path = os.environ.get(ENV_SELECT)
+    if not path:
+        return None
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            data = json.load(fh)
+    except Exception as e:
+        errors.append("cannot read %s %r: %s: %s" % (ENV_SELECT, path, type(e).__name__, e))
+        return None
+    if not isinstance(data, dict) or data.get("version") != 1:
+        errors.append("%s: expected an object with \"version\": 1" % ENV_SELECT)
+        return None
+    nodeids = data.get("nodeids")
+    if not isinstance(nodeids, list) or not all(isinstance(n, str) for n in nodeids):
+        errors.append("%s: 'nodeids' is not a list of strings" % ENV_SELECT)
+        return None
+    return set(nodeids)
+
+
+# --------------------------------------------------------------------------- #
 # output
 # --------------------------------------------------------------------------- #
 
@@ -459,6 +918,9 @@ def _write_payload(payload):
                 "collect_errors": [],
                 "tests": [],
                 "targets": [],
+                "observe": False,
+                "test_calls": {},
+                "deselected": None if payload.get("role") == "controller" else 0,
             }
         )
     try:
@@ -493,6 +955,9 @@ def _base_payload(role, worker_id):
         "collect_errors": [],
         "tests": [],
         "targets": [],
+        "observe": False,
+        "test_calls": {},
+        "deselected": None if role == "controller" else 0,
     }
 
 
@@ -512,6 +977,8 @@ class _Probe(object):
         self.collect_errors = {}  # nodeid -> entry
         self.collected_local = None
         self.collected_nodes = {}  # xdist node id -> count (controller)
+        self.deselected = 0  # items deselected by CACHESCAN_PROBE_SELECT
+        self.observe = None  # the _Observe plugin, when observing
         self.written = False
         try:
             self.base = str(config.invocation_params.dir)
@@ -562,6 +1029,23 @@ class _Probe(object):
             self.collected_local = len(session.items)
         except Exception as e:
             self._err("pytest_collection_finish", e)
+
+    @_hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        try:
+            keep = _load_selection(self.errors)
+            if keep is None:
+                return
+            selected = []
+            deselected = []
+            for item in items:
+                (selected if item.nodeid in keep else deselected).append(item)
+            if deselected:
+                items[:] = selected
+                self.deselected += len(deselected)
+                config.hook.pytest_deselected(items=deselected)
+        except Exception as e:
+            self._err("pytest_collection_modifyitems", e)
 
     @_hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
@@ -665,6 +1149,12 @@ class _Probe(object):
         self.written = True
         role = "single"
         payload = None
+        observe = self.observe
+        if observe is not None:
+            try:
+                observe.restore()  # before anything else can fail
+            except Exception as e:
+                self._err("observe restore", e)
         try:
             role = self._role()
             worker_id = None
@@ -692,6 +1182,18 @@ class _Probe(object):
             payload["collected"] = int(collected or 0)
             payload["collect_errors"] = list(self.collect_errors.values())
 
+            observing = observe is not None and observe.enabled and role != "controller"
+            test_calls = {}
+            if observing:
+                try:
+                    test_calls = observe.test_calls_json()
+                except Exception as e:
+                    self._err("observe output", e)
+            payload["observe"] = observing
+            payload["test_calls"] = test_calls
+            if role != "controller":
+                payload["deselected"] = self.deselected
+
             if role != "worker":
                 tests = []
                 for entry in self.tests.values():
@@ -700,11 +1202,18 @@ class _Probe(object):
                     if e["outcome"] is None:
                         e["outcome"] = "passed"
                     e["duration_s"] = round(e["duration_s"], 6)
+                    e["calls"] = test_calls.get(e["nodeid"], {}) if observing else None
                     tests.append(e)
                 payload["tests"] = tests
 
             if role != "controller":
                 payload["targets"] = _probe_targets(self.errors, self.base)
+                if observing:
+                    for target in payload["targets"]:
+                        try:
+                            target.update(observe.target_fields(target["id"]))
+                        except Exception as e:
+                            self._err("observe target %r" % target.get("id"), e)
         except Exception as e:
             self._err("finish", e)
             if payload is None:
@@ -734,6 +1243,13 @@ def pytest_configure(config):
             os.environ[ENV_OWNER] = _owner_token()
         config.pluginmanager.register(probe, "cachescan_probe_state")
         _ACTIVE = probe
+        if _observe_enabled():
+            try:
+                observe = _Observe(probe)
+                config.pluginmanager.register(observe, "cachescan_probe_observe")
+                probe.observe = observe
+            except Exception as e:
+                probe._err("observe", e)
     except Exception as e:
         # last resort: still leave a file behind
         try:
