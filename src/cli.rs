@@ -95,6 +95,9 @@ pub struct ApplyArgs {
     /// Seconds one test run may take (default: project.timeout, else max(60, 5 x baseline)).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Run the baseline even when the cached one (.cachescan/baseline.json) still matches.
+    #[arg(long)]
+    pub fresh_baseline: bool,
 }
 
 /// Settings that override the manifest and the environment.

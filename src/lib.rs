@@ -6,6 +6,7 @@
 //! ([`patch`]) through the journal ([`journal`]), runs the tests ([`process`], [`probe`],
 //! [`trial`]), and pure analysis ([`verdict`]) decides; [`report`] renders. See DESIGN.md.
 
+mod baseline;
 mod cli;
 mod commands;
 mod diagnostic;
@@ -25,6 +26,7 @@ mod report;
 #[cfg(test)]
 mod roundtrip_tests;
 mod schema;
+mod search;
 mod settings;
 mod shell;
 mod source;

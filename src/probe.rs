@@ -17,6 +17,19 @@ use serde::{Deserialize, Serialize};
 /// The plugin's source.
 const PLUGIN_SOURCE: &str = include_str!("probe/cachescan_probe.py");
 const PROBE_FORMAT: &str = "cachescan-probe";
+const PROBE_DIR_PREFIX: &str = "probe-";
+
+/// Remove probe directories that killed runs left in `state_dir`.
+pub(crate) fn remove_leftovers(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(PROBE_DIR_PREFIX)
+            && entry.path().is_dir()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
 const PROBE_VERSION: u32 = 1;
 
 /// A private directory holding the plugin, the target list and the bytecode cache.
@@ -43,8 +56,21 @@ pub(crate) struct TestResult {
     pub message: Option<String>,
 }
 
+/// Calls of one target during one test, and the time spent inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub(crate) struct CallStats {
+    pub calls: u64,
+    pub time_ns: u64,
+}
+
+/// The pseudo test that collects calls outside any test (wider-scoped fixtures).
+pub(crate) const SESSION_KEY: &str = "<session>";
+
+/// Per test node id, per target id: the call map.
+pub(crate) type CallMap = BTreeMap<String, BTreeMap<String, CallStats>>;
+
 /// What one run's probe saw about one target.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub(crate) struct TargetStats {
     /// `stats`, `not-loaded`, `other-file`, `not-wrapped` or `missing`.
     pub state: String,
@@ -52,10 +78,13 @@ pub(crate) struct TargetStats {
     pub hits: u64,
     pub misses: u64,
     pub currsize: u64,
+    /// How calls were observed: `code-swap`, `unavailable` or `off`.
+    #[serde(default)]
+    pub observer: String,
 }
 
 /// Everything one test run reported, merged over its processes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct Observation {
     pub tests: BTreeMap<String, TestResult>,
     pub collected: u64,
@@ -66,6 +95,12 @@ pub(crate) struct Observation {
     /// Problems the probe itself reported.
     pub probe_errors: Vec<String>,
     pub python: Option<String>,
+    /// Which targets each test called (from every process that ran tests).
+    #[serde(default)]
+    pub test_calls: CallMap,
+    /// Tests left out by the selection.
+    #[serde(default)]
+    pub deselected: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +122,10 @@ struct ProbeFile {
     tests: Vec<ProbeTest>,
     #[serde(default)]
     targets: Vec<ProbeTargetReport>,
+    #[serde(default)]
+    test_calls: CallMap,
+    #[serde(default)]
+    deselected: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +155,8 @@ struct ProbeTargetReport {
     misses: Option<u64>,
     #[serde(default)]
     currsize: Option<u64>,
+    #[serde(default)]
+    observer: Option<String>,
 }
 
 /// The probe's output could not be used.
@@ -133,8 +174,10 @@ pub(crate) enum ProbeError {
 }
 
 impl ProbeSetup {
-    pub(crate) fn new(targets: &[ProbeTarget]) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("cachescan-probe-").tempdir()?;
+    /// Inside `.cachescan/` (ignored by git), so `cachescan restore` can clean up what a
+    /// killed run left behind.
+    pub(crate) fn new(state_dir: &Path, targets: &[ProbeTarget]) -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new().prefix(PROBE_DIR_PREFIX).tempdir_in(state_dir)?;
         std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
         let list = serde_json::json!({ "version": 1, "targets": targets });
         std::fs::write(dir.path().join("targets.json"), list.to_string())?;
@@ -154,7 +197,11 @@ impl ProbeSetup {
 
     /// The environment that loads the plugin into every pytest process of a run, and keeps
     /// bytecode out of the user's tree (and stale bytecode out of the run).
-    pub(crate) fn environment(&self, output: &Path) -> BTreeMap<String, String> {
+    pub(crate) fn environment(
+        &self,
+        output: &Path,
+        selection: Option<&Path>,
+    ) -> BTreeMap<String, String> {
         let plugin_dir = self.dir.path().display().to_string();
         let python_path = match std::env::var("PYTHONPATH") {
             Ok(existing) if !existing.is_empty() => format!("{plugin_dir}:{existing}"),
@@ -164,7 +211,8 @@ impl ProbeSetup {
             Ok(existing) if !existing.is_empty() => format!("{existing} -p cachescan_probe"),
             _ => "-p cachescan_probe".to_owned(),
         };
-        BTreeMap::from([
+        let mut environment = BTreeMap::from([
+            ("CACHESCAN_PROBE_OBSERVE".to_owned(), "1".to_owned()),
             ("PYTHONPATH".to_owned(), python_path),
             ("PYTEST_ADDOPTS".to_owned(), addopts),
             ("CACHESCAN_PROBE_OUT".to_owned(), output.display().to_string()),
@@ -177,7 +225,24 @@ impl ProbeSetup {
                 "PYTHONPYCACHEPREFIX".to_owned(),
                 self.dir.path().join("pycache").display().to_string(),
             ),
-        ])
+        ]);
+        if let Some(selection) = selection {
+            environment
+                .insert("CACHESCAN_PROBE_SELECT".to_owned(), selection.display().to_string());
+        }
+        environment
+    }
+
+    /// Write the node ids one run is limited to; returns the file for `environment`.
+    pub(crate) fn write_selection(
+        &self,
+        run: usize,
+        nodeids: &BTreeSet<String>,
+    ) -> std::io::Result<PathBuf> {
+        let path = self.dir.path().join(format!("select-{run}.json"));
+        let list = serde_json::json!({ "version": 1, "nodeids": nodeids });
+        std::fs::write(&path, list.to_string())?;
+        Ok(path)
     }
 
     /// Variables that must not leak into a run from our own environment.
@@ -224,6 +289,18 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
     let has_workers = files.iter().any(|file| file.role == "worker");
     for file in files {
         observation.probe_errors.extend(file.error);
+        for (nodeid, calls) in file.test_calls {
+            let merged = observation.test_calls.entry(nodeid).or_default();
+            for (target, stats) in calls {
+                let entry = merged.entry(target).or_default();
+                entry.calls += stats.calls;
+                entry.time_ns += stats.time_ns;
+            }
+        }
+        if file.role != "controller" {
+            observation.deselected =
+                observation.deselected.max(file.deselected.unwrap_or_default());
+        }
         observation.python = observation.python.or(file.python);
         let reports_outcomes = file.role != "worker";
         let reports_stats =
@@ -273,6 +350,11 @@ fn merge_target(merged: &mut TargetStats, report: ProbeTargetReport) {
     }
     if report.state == merged.state {
         merged.loaded_files.extend(report.loaded_files);
+    }
+    if let Some(observer) = report.observer {
+        if merged.observer.is_empty() || observer == "code-swap" {
+            merged.observer = observer;
+        }
     }
     if report.state == "stats" {
         merged.hits += report.hits.unwrap_or_default();

@@ -72,8 +72,9 @@ pub(crate) fn run(
     let mut expression = duct::cmd(&program, &request.argv[1..])
         .dir(&request.cwd)
         .stdin_null()
-        .stdout_path(&request.log)
+        // Inner redirection first: stderr joins stdout, then stdout goes to the log.
         .stderr_to_stdout()
+        .stdout_path(&request.log)
         .unchecked()
         .before_spawn(|command| {
             command.process_group(0);

@@ -52,6 +52,15 @@ pub(crate) struct RunRecord {
     pub observation: Option<Observation>,
     pub probe_error: Option<String>,
     pub log: PathBuf,
+    /// The tests the run was limited to; `None` for the whole suite.
+    pub selection: Option<BTreeSet<String>>,
+}
+
+impl RunRecord {
+    /// Node ids of the tests that ran.
+    pub(crate) fn tests_run(&self) -> usize {
+        self.observation.as_ref().map_or(0, |observation| observation.tests.len())
+    }
 }
 
 /// How a patched run compares with the baseline.
@@ -65,16 +74,90 @@ impl RunJudgement {
     pub(crate) fn is_clean(&self) -> bool {
         matches!(self, RunJudgement::Clean)
     }
+
+    /// Node ids of the broken tests.
+    pub(crate) fn broken_nodeids(&self) -> BTreeSet<String> {
+        match self {
+            RunJudgement::Clean => BTreeSet::new(),
+            RunJudgement::Broken { tests, .. } => {
+                tests.iter().map(|test| test.nodeid.clone()).collect()
+            }
+        }
+    }
+}
+
+/// The baseline: the unmodified suite's outcomes, call map and timings.
+#[derive(Debug, Clone)]
+pub(crate) struct Baseline {
+    pub record: RunRecord,
+    pub observation: Observation,
+    /// Tests that fail already: listed, ignored in comparisons.
+    pub failures: BTreeSet<String>,
+    /// Taken from `.cachescan/baseline.json` instead of a run.
+    pub reused: bool,
+}
+
+impl Baseline {
+    /// The tests that called any of `ids`, by the baseline's call map; `None` when the map
+    /// cannot tell (a target was not observed, or was called outside any test).
+    pub(crate) fn callers<'i>(
+        &self,
+        ids: impl IntoIterator<Item = &'i str>,
+    ) -> Option<BTreeSet<String>> {
+        let mut tests = BTreeSet::new();
+        for id in ids {
+            // A file the tests never load cannot change any test by being patched.
+            let never_loaded = self
+                .observation
+                .targets
+                .get(id)
+                .is_some_and(|stats| matches!(stats.state.as_str(), "not-loaded" | "other-file"));
+            if never_loaded {
+                continue;
+            }
+            let observed =
+                self.observation.targets.get(id).is_some_and(|stats| stats.observer == "code-swap");
+            let in_session = self
+                .observation
+                .test_calls
+                .get(crate::probe::SESSION_KEY)
+                .is_some_and(|calls| calls.get(id).is_some_and(|stats| stats.calls > 0));
+            if !observed || in_session {
+                return None;
+            }
+            tests.extend(
+                self.observation
+                    .test_calls
+                    .iter()
+                    .filter(|(nodeid, calls)| {
+                        *nodeid != crate::probe::SESSION_KEY && calls.contains_key(id)
+                    })
+                    .map(|(nodeid, _)| nodeid.clone()),
+            );
+        }
+        Some(tests)
+    }
 }
 
 /// What a whole trial found, for the verdicts.
 #[derive(Debug)]
 pub(crate) struct TrialResult {
-    pub baseline: RunRecord,
-    pub baseline_failures: BTreeSet<String>,
+    pub baseline: Baseline,
     /// Per patched function: the run that judges it (clean, or its solo failing run).
     pub evidence: BTreeMap<usize, (RunRecord, RunJudgement)>,
+    /// Test runs made (a reused baseline is not one).
     pub test_runs: usize,
+    /// Tests executed over all runs.
+    pub tests_executed: usize,
+}
+
+/// Options of one trial.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrialOptions {
+    /// Seconds per test run; `None` derives it from the baseline.
+    pub timeout: Option<f64>,
+    /// Ignore a cached baseline.
+    pub fresh_baseline: bool,
 }
 
 /// The runner for one `apply`.
@@ -85,12 +168,14 @@ pub(crate) struct Runner<'a> {
     pub interrupt: &'a Interrupt,
     pub journal: &'a mut Journal,
     probe: ProbeSetup,
+    state_dir: PathBuf,
     runs_dir: PathBuf,
     progress: ProgressBar,
     runs: usize,
+    tests_executed: usize,
     timeout: Duration,
-    configured_timeout: Option<f64>,
-    baseline: Option<(Observation, BTreeSet<String>)>,
+    options: TrialOptions,
+    baseline: Option<Baseline>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -110,7 +195,7 @@ impl<'a> Runner<'a> {
         interrupt: &'a Interrupt,
         journal: &'a mut Journal,
         state_dir: &std::path::Path,
-        configured_timeout: Option<f64>,
+        options: TrialOptions,
     ) -> Result<Self, TrialError> {
         let targets: Vec<ProbeTarget> = plan
             .patched_functions()
@@ -121,8 +206,8 @@ impl<'a> Runner<'a> {
                 path: plan.files[function.file].path.clone(),
             })
             .collect();
-        let probe =
-            ProbeSetup::new(&targets).map_err(|error| TrialError::Setup(error.to_string()))?;
+        let probe = ProbeSetup::new(state_dir, &targets)
+            .map_err(|error| TrialError::Setup(error.to_string()))?;
         let runs_dir = state_dir.join("runs");
         let _ = std::fs::remove_dir_all(&runs_dir);
         crate::fsio::create_dir_all(&runs_dir)
@@ -139,7 +224,7 @@ impl<'a> Runner<'a> {
         } else {
             ProgressBar::hidden()
         };
-        let timeout = configured_timeout.map_or(BASELINE_TIMEOUT, Duration::from_secs_f64);
+        let timeout = options.timeout.map_or(BASELINE_TIMEOUT, Duration::from_secs_f64);
         Ok(Self {
             manifest,
             plan,
@@ -147,11 +232,13 @@ impl<'a> Runner<'a> {
             interrupt,
             journal,
             probe,
+            state_dir: state_dir.to_path_buf(),
             runs_dir,
             progress,
             runs: 0,
+            tests_executed: 0,
             timeout,
-            configured_timeout,
+            options,
             baseline: None,
         })
     }
@@ -164,8 +251,14 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Run the test command with `functions` patched, then restore every file.
-    fn run(&mut self, functions: &[usize], label: &str) -> Result<RunRecord, TrialError> {
+    /// Run the test command with `functions` patched (limited to `selection` when given),
+    /// then restore every file.
+    pub(crate) fn run_group(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<RunRecord, TrialError> {
         if self.interrupt.is_set() {
             return Err(TrialError::Interrupted);
         }
@@ -174,12 +267,14 @@ impl<'a> Runner<'a> {
         let slug: String =
             label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let log = self.runs_dir.join(format!("{:03}-{slug}.log", self.runs));
-        let output = self
-            .probe
-            .output_dir(self.runs)
-            .map_err(|error| TrialError::Setup(error.to_string()))?;
+        let setup = |error: std::io::Error| TrialError::Setup(error.to_string());
+        let output = self.probe.output_dir(self.runs).map_err(setup)?;
+        let selection_file = match selection {
+            Some(nodeids) => Some(self.probe.write_selection(self.runs, nodeids).map_err(setup)?),
+            None => None,
+        };
         let mut env = self.manifest.env.clone();
-        env.extend(self.probe.environment(&output));
+        env.extend(self.probe.environment(&output, selection_file.as_deref()));
         let request = RunRequest {
             argv: self.manifest.test_command.clone(),
             cwd: self.manifest.root.clone(),
@@ -201,23 +296,27 @@ impl<'a> Runner<'a> {
             Ok(observation) => (Some(observation), None),
             Err(error) => (None, Some(error.to_string())),
         };
-        self.shell.verbose(
-            "Ran",
-            format!(
-                "{label} with {} patched: {:?} in {:.1} s, log {}",
-                functions.len(),
-                outcome.end,
-                outcome.duration.as_secs_f64(),
-                log.display()
-            ),
-        );
-        Ok(RunRecord {
+        let record = RunRecord {
             end: outcome.end,
             duration: outcome.duration,
             observation,
             probe_error,
             log,
-        })
+            selection: selection.cloned(),
+        };
+        self.tests_executed += record.tests_run();
+        self.shell.verbose(
+            "Ran",
+            format!(
+                "{label}: {} patched, {} tests, {:?} in {:.1} s, log {}",
+                functions.len(),
+                record.tests_run(),
+                record.end,
+                record.duration.as_secs_f64(),
+                record.log.display()
+            ),
+        );
+        Ok(record)
     }
 
     fn patch_and_run(
@@ -243,10 +342,51 @@ impl<'a> Runner<'a> {
         Ok(outcome?)
     }
 
-    /// Run the unmodified suite and check that it can serve as the baseline.
-    pub(crate) fn baseline(&mut self) -> Result<RunRecord, TrialError> {
+    /// The baseline: reused from `.cachescan/baseline.json` when nothing it depends on
+    /// changed, else a run of the unmodified suite, checked for being usable.
+    pub(crate) fn baseline(&mut self) -> Result<Baseline, TrialError> {
+        let key = crate::baseline::cache_key(self.manifest, self.plan);
+        if !self.options.fresh_baseline {
+            if let Some(cached) = crate::baseline::load(&self.state_dir, &key) {
+                self.shell.status(
+                    "Baseline",
+                    "reused: sources, test command and environment are unchanged",
+                );
+                let record = RunRecord {
+                    end: RunEnd::Exited(Some(0)),
+                    duration: Duration::from_secs_f64(cached.duration_s),
+                    observation: Some(cached.observation.clone()),
+                    probe_error: None,
+                    log: crate::baseline::path(&self.state_dir),
+                    selection: None,
+                };
+                return Ok(self.accept_baseline(record, cached.observation, true));
+            }
+        }
         self.step("Baseline", "running the test suite unmodified".to_owned());
-        let record = self.run(&[], "baseline")?;
+        let record = self.run_group(&[], None, "baseline")?;
+        let observation = self.check_baseline(&record)?;
+        crate::baseline::store(&self.state_dir, &key, &observation, record.duration.as_secs_f64());
+        Ok(self.accept_baseline(record, observation, false))
+    }
+
+    fn accept_baseline(
+        &mut self,
+        record: RunRecord,
+        observation: Observation,
+        reused: bool,
+    ) -> Baseline {
+        if self.options.timeout.is_none() {
+            self.timeout = Duration::from_secs_f64((record.duration.as_secs_f64() * 5.0).max(60.0));
+        }
+        let failures = verdict::baseline_failures(&observation);
+        let baseline = Baseline { record, observation, failures, reused };
+        self.baseline = Some(baseline.clone());
+        baseline
+    }
+
+    /// A baseline must have run pytest, collected tests and had no collection errors.
+    fn check_baseline(&self, record: &RunRecord) -> Result<Observation, TrialError> {
         let tail = || process::log_tail(&record.log, 25);
         let observation = match (&record.end, &record.observation) {
             (RunEnd::TimedOut, _) => {
@@ -307,17 +447,12 @@ impl<'a> Runner<'a> {
                 ),
             });
         }
-        let failures = verdict::baseline_failures(&observation);
-        if self.configured_timeout.is_none() {
-            self.timeout = Duration::from_secs_f64((record.duration.as_secs_f64() * 5.0).max(60.0));
-        }
-        self.baseline = Some((observation, failures));
-        Ok(record)
+        Ok(observation)
     }
 
-    /// Compare a patched run with the baseline.
+    /// Compare a patched run with the baseline, over the tests the run was limited to.
     pub(crate) fn judge(&self, record: &RunRecord) -> RunJudgement {
-        let Some((baseline, ignored)) = &self.baseline else {
+        let Some(baseline) = &self.baseline else {
             return RunJudgement::Broken { tests: Vec::new(), reason: "no baseline".to_owned() };
         };
         match (&record.end, &record.observation) {
@@ -336,7 +471,13 @@ impl<'a> Runner<'a> {
                 ),
             },
             (_, Some(observation)) => {
-                let tests = verdict::broken_tests(baseline, observation, ignored);
+                let expected = match &record.selection {
+                    None => std::borrow::Cow::Borrowed(&baseline.observation),
+                    Some(selection) => {
+                        std::borrow::Cow::Owned(restrict(&baseline.observation, selection))
+                    }
+                };
+                let tests = verdict::broken_tests(&expected, observation, &baseline.failures);
                 let collect_errors = observation.collect_errors.len();
                 if !tests.is_empty() {
                     let reason = format!(
@@ -356,8 +497,29 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn id(&self, function: usize) -> &str {
+    pub(crate) fn id(&self, function: usize) -> &str {
         &self.plan.functions[function].id
+    }
+
+    /// Run a group and judge it. A group limited to no test at all cannot change any
+    /// outcome and is clean without a run.
+    pub(crate) fn try_group(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
+        if selection.is_some_and(BTreeSet::is_empty) {
+            return Ok(None);
+        }
+        let record = self.run_group(functions, selection, label)?;
+        let judgement = self.judge(&record);
+        Ok(Some((record, judgement)))
+    }
+
+    /// The current baseline (after [`Runner::baseline`]).
+    pub(crate) fn baseline_ref(&self) -> Option<&Baseline> {
+        self.baseline.as_ref()
     }
 
     /// Run the chosen strategy over `functions` (indices of planned, patchable functions).
@@ -372,120 +534,31 @@ impl<'a> Runner<'a> {
             Strategy::Individual => {
                 for function in functions {
                     self.step("Trying", self.id(function).to_owned());
-                    let record =
-                        self.run(&[function], &format!("individual-{}", self.id(function)))?;
+                    let label = format!("individual-{}", self.id(function));
+                    let record = self.run_group(&[function], None, &label)?;
                     let judgement = self.judge(&record);
                     evidence.insert(function, (record, judgement));
                 }
             }
-            Strategy::Bisect => self.bisect(functions, &mut evidence)?,
+            Strategy::Bisect => crate::search::bisect(&mut self, functions, &mut evidence)?,
         }
         self.progress.finish_and_clear();
-        let baseline_failures =
-            self.baseline.as_ref().map(|(_, failures)| failures.clone()).unwrap_or_default();
-        Ok(TrialResult { baseline, baseline_failures, evidence, test_runs: self.runs })
+        Ok(TrialResult {
+            baseline,
+            evidence,
+            test_runs: self.runs,
+            tests_executed: self.tests_executed,
+        })
     }
 
-    /// Screen all at once; isolate culprits by halving; confirm each alone; confirm the rest
-    /// together once more.
-    fn bisect(
-        &mut self,
-        functions: Vec<usize>,
-        evidence: &mut BTreeMap<usize, (RunRecord, RunJudgement)>,
-    ) -> Result<(), TrialError> {
-        if functions.is_empty() {
-            return Ok(());
-        }
-        self.step("Screening", crate::report::plan::plural(functions.len(), "target"));
-        let screen = self.run(&functions, "screen")?;
-        let judgement = self.judge(&screen);
-        if judgement.is_clean() {
-            for function in functions {
-                evidence.insert(function, (screen.clone(), RunJudgement::Clean));
-            }
-            return Ok(());
-        }
-        let mut suspects = Vec::new();
-        self.isolate(functions.clone(), &mut suspects)?;
-        let mut culprits = BTreeSet::new();
-        for (function, solo) in suspects {
-            let (record, judgement) = match solo {
-                Some(found) => found,
-                None => {
-                    self.step("Confirming", self.id(function).to_owned());
-                    let record =
-                        self.run(&[function], &format!("confirm-{}", self.id(function)))?;
-                    let judgement = self.judge(&record);
-                    (record, judgement)
-                }
-            };
-            if !judgement.is_clean() {
-                culprits.insert(function);
-                evidence.insert(function, (record, judgement));
-            }
-        }
-        let rest: Vec<usize> =
-            functions.into_iter().filter(|function| !culprits.contains(function)).collect();
-        if rest.is_empty() {
-            return Ok(());
-        }
-        self.step(
-            "Confirming",
-            format!("{} together", crate::report::plan::plural(rest.len(), "remaining target")),
-        );
-        let record = self.run(&rest, "confirm-rest")?;
-        let judgement = self.judge(&record);
-        if judgement.is_clean() {
-            for function in rest {
-                evidence.insert(function, (record.clone(), RunJudgement::Clean));
-            }
-            return Ok(());
-        }
-        // They break tests only together: judge each alone, the slow and certain way.
-        for function in rest {
-            self.step("Trying", self.id(function).to_owned());
-            let record = self.run(&[function], &format!("individual-{}", self.id(function)))?;
-            let judgement = self.judge(&record);
-            evidence.insert(function, (record, judgement));
-        }
-        Ok(())
+    pub(crate) fn announce(&self, verb: &str, message: String) {
+        self.step(verb, message);
     }
+}
 
-    /// `group` is known to break tests. Halve it until each failing part is one function.
-    /// Suspects come with their own solo run when one was made on the way.
-    fn isolate(
-        &mut self,
-        group: Vec<usize>,
-        suspects: &mut Vec<(usize, Option<(RunRecord, RunJudgement)>)>,
-    ) -> Result<(), TrialError> {
-        if group.len() == 1 {
-            suspects.push((group[0], None));
-            return Ok(());
-        }
-        let right = group[group.len() / 2..].to_vec();
-        let left = group[..group.len() / 2].to_vec();
-        self.step("Bisecting", crate::report::plan::plural(group.len(), "target"));
-        let record = self.run(&left, &format!("bisect-{}", left.len()))?;
-        let judgement = self.judge(&record);
-        if judgement.is_clean() {
-            // The culprit is on the right; no need to run it to know.
-            return self.isolate(right, suspects);
-        }
-        if left.len() == 1 {
-            suspects.push((left[0], Some((record, judgement))));
-        } else {
-            self.isolate(left, suspects)?;
-        }
-        let record = self.run(&right, &format!("bisect-{}", right.len()))?;
-        let judgement = self.judge(&record);
-        if judgement.is_clean() {
-            return Ok(());
-        }
-        if right.len() == 1 {
-            suspects.push((right[0], Some((record, judgement))));
-            Ok(())
-        } else {
-            self.isolate(right, suspects)
-        }
-    }
+/// The baseline's results for the selected tests only.
+fn restrict(observation: &Observation, selection: &BTreeSet<String>) -> Observation {
+    let mut restricted = observation.clone();
+    restricted.tests.retain(|nodeid, _| selection.contains(nodeid));
+    restricted
 }

@@ -214,16 +214,28 @@ pub(crate) struct FunctionVerdict {
     pub detail: String,
     pub stats: Option<TargetStats>,
     pub broken: Vec<BrokenTest>,
+    pub timing: Option<Timing>,
+}
+
+/// Time spent inside one function by the same tests, unpatched (baseline) and patched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Timing {
+    pub before_s: f64,
+    pub after_s: f64,
+}
+
+impl Timing {
+    /// before / after, when the patched time is measurable.
+    pub(crate) fn speedup(&self) -> Option<f64> {
+        (self.after_s > 0.0).then(|| self.before_s / self.after_s)
+    }
 }
 
 /// Verdicts for every planned function: skipped ones from the plan, the others from the run
-/// that judged them.
+/// that judged them and the baseline's call map.
 pub(crate) fn decide(
     plan: &crate::plan::Plan,
-    evidence: &std::collections::BTreeMap<
-        usize,
-        (crate::trial::RunRecord, crate::trial::RunJudgement),
-    >,
+    trial: &crate::trial::TrialResult,
     thresholds: &Thresholds,
 ) -> Vec<FunctionVerdict> {
     use crate::plan::Action;
@@ -238,6 +250,7 @@ pub(crate) fn decide(
                 detail,
                 stats: None,
                 broken: Vec::new(),
+                timing: None,
             };
             if function.action == Action::Skip {
                 let codes: Vec<&str> = function
@@ -251,7 +264,7 @@ pub(crate) fn decide(
                     .collect();
                 return skipped(format!("not patched: {}", codes.join(", ")));
             }
-            let Some((record, judgement)) = evidence.get(&index) else {
+            let Some((record, judgement)) = trial.evidence.get(&index) else {
                 return skipped("not tried".to_owned());
             };
             let stats = record
@@ -259,19 +272,66 @@ pub(crate) fn decide(
                 .as_ref()
                 .and_then(|observation| observation.targets.get(&function.id))
                 .cloned();
+            let timing = timing(&trial.baseline.observation, record, &function.id);
             match judgement {
                 RunJudgement::Broken { tests, reason } => FunctionVerdict {
                     function: index,
                     verdict: Verdict::Unsafe,
-                    detail: format!("caching it alone breaks the suite: {reason}"),
+                    detail: format!("caching it breaks the suite: {reason}"),
                     stats,
                     broken: tests.clone(),
+                    timing,
                 },
                 RunJudgement::Clean => {
-                    let (verdict, detail) = judge_statistics(stats.as_ref(), thresholds);
-                    FunctionVerdict { function: index, verdict, detail, stats, broken: Vec::new() }
+                    let never_called = trial
+                        .baseline
+                        .callers([function.id.as_str()])
+                        .is_some_and(|callers| callers.is_empty());
+                    let (verdict, detail) = if never_called
+                        && stats.as_ref().is_some_and(|stats| stats.state == "stats")
+                    {
+                        (
+                            Verdict::NotCalled,
+                            "loaded by the tests; the baseline's call map shows no test calls it"
+                                .to_owned(),
+                        )
+                    } else {
+                        judge_statistics(stats.as_ref(), thresholds)
+                    };
+                    FunctionVerdict {
+                        function: index,
+                        verdict,
+                        detail,
+                        stats,
+                        broken: Vec::new(),
+                        timing,
+                    }
                 }
             }
         })
         .collect()
+}
+
+/// Time inside `id` during the tests of `record`, in the baseline and in `record`.
+fn timing(baseline: &Observation, record: &crate::trial::RunRecord, id: &str) -> Option<Timing> {
+    let observation = record.observation.as_ref()?;
+    let observed = |observation: &Observation| {
+        observation.targets.get(id).is_some_and(|stats| stats.observer == "code-swap")
+    };
+    if !observed(baseline) || !observed(observation) {
+        return None;
+    }
+    let mut tests: Vec<&str> = observation.tests.keys().map(String::as_str).collect();
+    if record.selection.is_none() {
+        tests.push(crate::probe::SESSION_KEY);
+    }
+    let total = |observation: &Observation| -> f64 {
+        let nanoseconds: u64 = tests
+            .iter()
+            .filter_map(|test| observation.test_calls.get(*test)?.get(id))
+            .map(|stats| stats.time_ns)
+            .sum();
+        nanoseconds as f64 / 1e9
+    };
+    Some(Timing { before_s: total(baseline), after_s: total(observation) })
 }

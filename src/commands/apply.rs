@@ -12,7 +12,7 @@ use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, m
 use crate::report::plan::plural;
 use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
-use crate::trial::{Runner, TrialError};
+use crate::trial::{Runner, TrialError, TrialOptions};
 use crate::verdict::{self, Verdict};
 
 pub(crate) fn run(
@@ -38,6 +38,7 @@ pub(crate) fn run(
             ),
         ));
     }
+    crate::probe::remove_leftovers(&state_dir);
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
     let patchable = plan.patchable();
     shell.status("Planning", plan.status_line());
@@ -53,14 +54,14 @@ pub(crate) fn run(
         &interrupt,
         &mut journal,
         &state_dir,
-        settings.timeout,
+        TrialOptions { timeout: settings.timeout, fresh_baseline: args.fresh_baseline },
     )
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let trial = match runner.trial(args.strategy, patchable) {
         Ok(trial) => trial,
         Err(error) => return Err(trial_failure(error, &mut journal, shell)),
     };
-    let verdicts = verdict::decide(&plan, &trial.evidence, &settings.thresholds());
+    let verdicts = verdict::decide(&plan, &trial, &settings.thresholds());
     let mut kept = Vec::new();
     if args.keep {
         kept = keep_safe(&plan, &verdicts, &mut journal)
@@ -68,15 +69,13 @@ pub(crate) fn run(
     }
     let report = ApplyReport {
         version: 1,
-        baseline: BaselineSummary::new(
-            trial.baseline.observation.as_ref().unwrap_or(&Default::default()),
-            trial.baseline.duration.as_secs_f64(),
-        ),
+        baseline: BaselineSummary::new(&trial.baseline),
         test_runs: trial.test_runs,
         restored: true,
         targets: verdicts.iter().map(|verdict| TargetVerdict::new(&plan, verdict)).collect(),
-        baseline_failures: trial.baseline_failures.into_iter().collect(),
+        baseline_failures: trial.baseline.failures.iter().cloned().collect(),
         kept: kept.clone(),
+        tests_executed: trial.tests_executed,
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(error) =

@@ -25,6 +25,7 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
         shell.status("Stopping", format!("the test run left behind (process group {group})"));
         crate::process::stop_orphaned_group(group);
     }
+    crate::probe::remove_leftovers(&state_dir);
     let files = journal.entries().len();
     let conflicts =
         journal.restore(true).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;

@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::diagnostic::SourceDiagnostic;
 use crate::hazard::HazardCode;
 use crate::plan::Plan;
-use crate::probe::Observation;
 use crate::report::plan::{HazardEntry, hazard_entries, plural};
 use crate::report::table;
 use crate::shell::Shell;
@@ -25,6 +24,8 @@ pub(crate) struct ApplyReport {
     pub baseline_failures: Vec<String>,
     /// Files left patched by `--keep`.
     pub kept: Vec<String>,
+    /// Tests executed over all test runs (isolation runs run only the tests that matter).
+    pub tests_executed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,6 +35,8 @@ pub(crate) struct BaselineSummary {
     pub failed: usize,
     pub skipped: usize,
     pub duration_s: f64,
+    /// Taken from `.cachescan/baseline.json` rather than run again.
+    pub reused: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,10 +53,18 @@ pub(crate) struct TargetVerdict {
     pub detail: String,
     /// Files the test process loaded instead of ours (for `invisible`).
     pub loaded_files: Vec<String>,
+    /// Seconds the judging run's tests spent inside the function unpatched (baseline).
+    pub time_before_s: Option<f64>,
+    /// The same tests, patched: time inside the function body (cache misses).
+    pub time_after_s: Option<f64>,
+    /// time_before_s / time_after_s.
+    pub speedup: Option<f64>,
 }
 
 impl BaselineSummary {
-    pub(crate) fn new(observation: &Observation, duration_s: f64) -> Self {
+    pub(crate) fn new(baseline: &crate::trial::Baseline) -> Self {
+        let observation = &baseline.observation;
+        let duration_s = baseline.record.duration.as_secs_f64();
         let count = |outcomes: &[&str]| {
             observation
                 .tests
@@ -67,6 +78,7 @@ impl BaselineSummary {
             failed: count(&["failed", "error"]),
             skipped: count(&["skipped", "xfailed"]),
             duration_s: (duration_s * 100.0).round() / 100.0,
+            reused: baseline.reused,
         }
     }
 }
@@ -92,8 +104,41 @@ impl TargetVerdict {
                 .filter(|stats| stats.state == "other-file")
                 .map(|stats| stats.loaded_files.iter().cloned().collect())
                 .unwrap_or_default(),
+            time_before_s: verdict.timing.map(|timing| round(timing.before_s, 6)),
+            time_after_s: verdict.timing.map(|timing| round(timing.after_s, 6)),
+            speedup: verdict
+                .timing
+                .and_then(|timing| timing.speedup())
+                .map(|speedup| round(speedup, 2)),
         }
     }
+}
+
+/// "12.3 ms -> 0.4 ms (30.8x)": time inside the function, unpatched and patched.
+fn time_saved(target: &TargetVerdict) -> String {
+    match (target.time_before_s, target.time_after_s) {
+        (Some(before), Some(after)) if before > 0.0 => {
+            let speedup =
+                target.speedup.map_or_else(String::new, |speedup| format!(" ({speedup:.1}x)"));
+            format!("{} -> {}{speedup}", seconds(before), seconds(after))
+        }
+        _ => "-".to_owned(),
+    }
+}
+
+fn seconds(value: f64) -> String {
+    if value >= 1.0 {
+        format!("{value:.2} s")
+    } else if value >= 0.001 {
+        format!("{:.1} ms", value * 1e3)
+    } else {
+        format!("{:.0} µs", value * 1e6)
+    }
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
 }
 
 fn number(value: Option<u64>) -> String {
@@ -121,11 +166,13 @@ pub(crate) fn summary(report: &ApplyReport) -> String {
             (count > 0).then(|| format!("{count} {}", verdict.as_str()))
         })
         .collect();
+    let baseline = if report.baseline.reused { "reused baseline" } else { "baseline" };
     format!(
-        "{}: {}; {} (baseline {} tests in {:.2} s)",
+        "{}: {}; {}, {} tests executed ({baseline}: {} tests in {:.2} s)",
         plural(report.targets.len(), "function"),
         counts.join(", "),
         plural(report.test_runs, "test run"),
+        report.tests_executed,
         report.baseline.tests,
         report.baseline.duration_s
     )
@@ -144,11 +191,12 @@ pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String 
                 number(target.hits),
                 number(target.misses),
                 rate(target.hit_rate),
+                time_saved(target),
             ]
         })
         .collect();
-    let mut out =
-        table::render(&["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE"], &rows);
+    let headers = ["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE", "TIME INSIDE"];
+    let mut out = table::render(&headers, &rows);
     for (target, function) in report.targets.iter().zip(&plan.functions) {
         if target.verdict.is_finding() {
             out.push('\n');
@@ -229,18 +277,19 @@ fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) 
 /// The report as a Markdown table for a pull-request comment.
 pub(crate) fn markdown(report: &ApplyReport) -> String {
     let mut out = String::from(
-        "### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate |\n|---|---|---|---:|---:|---:|\n",
+        "### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate | Time inside (before -> after) |\n|---|---|---|---:|---:|---:|---:|\n",
     );
     for target in &report.targets {
         out.push_str(&format!(
-            "| `{}` | `{}:{}` | {} | {} | {} | {} |\n",
+            "| `{}` | `{}:{}` | {} | {} | {} | {} | {} |\n",
             target.id,
             target.path,
             target.line,
             target.verdict.as_str(),
             number(target.hits),
             number(target.misses),
-            rate(target.hit_rate)
+            rate(target.hit_rate),
+            time_saved(target)
         ));
     }
     let findings: Vec<&TargetVerdict> =

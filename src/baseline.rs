@@ -1,0 +1,148 @@
+//! The baseline cache, `.cachescan/baseline.json`: the unmodified suite's outcomes, call map
+//! and timings, reused while nothing they depend on changed. The key hashes every file under
+//! the project root (except version control, virtual environments, caches and
+//! `.cachescan`), the test command, the manifest's environment, the variables that decide
+//! which Python runs (`PATH`, `PYTHONPATH`, `VIRTUAL_ENV`, `PYTHONHOME`, `PYTEST_ADDOPTS`),
+//! the resolved test program, the planned targets and this cachescan's version. A second
+//! `apply` on an unchanged project then skips the baseline run; `--fresh-baseline` forces it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Manifest;
+use crate::plan::Plan;
+use crate::probe::Observation;
+
+const FILE_NAME: &str = "baseline.json";
+/// Environment variables that decide which interpreter and plugins a test run gets.
+const RELEVANT_ENVIRONMENT: &[&str] =
+    &["PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTEST_ADDOPTS"];
+/// Directories never part of the key: they hold no project source, or change by themselves.
+const SKIPPED_DIRECTORIES: &[&str] = &["__pycache__", "node_modules", "site-packages"];
+
+/// A cached baseline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CachedBaseline {
+    pub key: String,
+    pub duration_s: f64,
+    pub observation: Observation,
+}
+
+pub(crate) fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE_NAME)
+}
+
+/// The cached baseline, if its key matches.
+pub(crate) fn load(state_dir: &Path, key: &str) -> Option<CachedBaseline> {
+    let text = std::fs::read_to_string(path(state_dir)).ok()?;
+    let cached: CachedBaseline = serde_json::from_str(&text).ok()?;
+    (cached.key == key).then_some(cached)
+}
+
+/// Store a baseline; a failure to cache is not a failure of the run.
+pub(crate) fn store(state_dir: &Path, key: &str, observation: &Observation, duration_s: f64) {
+    let cached =
+        CachedBaseline { key: key.to_owned(), duration_s, observation: observation.clone() };
+    if let Ok(text) = serde_json::to_string(&cached) {
+        let _ = crate::fsio::write_atomic(&path(state_dir), text.as_bytes());
+    }
+}
+
+/// The hash of everything a baseline depends on.
+pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |name: &str, value: &[u8]| {
+        hasher.update(name.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value);
+    };
+    field("cachescan", env!("CARGO_PKG_VERSION").as_bytes());
+    field("test_command", manifest.test_command.join("\0").as_bytes());
+    for (name, value) in &manifest.env {
+        field(name, value.as_bytes());
+    }
+    for name in RELEVANT_ENVIRONMENT {
+        field(name, std::env::var(name).unwrap_or_default().as_bytes());
+    }
+    if let Some(program) =
+        manifest.test_command.first().and_then(|program| resolve_program(program, &manifest.root))
+    {
+        let metadata = std::fs::metadata(&program).ok();
+        let stamp =
+            metadata.map(|metadata| format!("{:?} {}", metadata.modified().ok(), metadata.len()));
+        field("program", format!("{} {stamp:?}", program.display()).as_bytes());
+    }
+    for function in plan.patched_functions() {
+        field(
+            "target",
+            format!("{} {}", function.id, plan.files[function.file].relative).as_bytes(),
+        );
+    }
+    for (relative, digest) in tree_digests(&manifest.root) {
+        field(&relative, &digest);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// `python` -> `/path/to/venv/bin/python` through `PATH`, like the run will.
+fn resolve_program(program: &str, root: &Path) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(root.join(program));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Every file under `root` with the hash of its bytes, in a stable order.
+fn tree_digests(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut digests = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                let is_environment = path.join("pyvenv.cfg").exists();
+                if !name.starts_with('.')
+                    && !SKIPPED_DIRECTORIES.contains(&name.as_str())
+                    && !is_environment
+                {
+                    pending.push(path);
+                }
+            } else if kind.is_file() {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    let relative = crate::plan::relative_display(&path, root);
+                    digests.push((relative, Sha256::digest(&bytes).to_vec()));
+                }
+            }
+        }
+    }
+    digests.sort();
+    digests
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_digest_sees_content_and_skips_caches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.py"), "x = 1\n").expect("write");
+        std::fs::create_dir_all(dir.path().join("__pycache__")).expect("mkdir");
+        std::fs::write(dir.path().join("__pycache__/a.pyc"), "junk").expect("write");
+        std::fs::create_dir_all(dir.path().join(".cachescan")).expect("mkdir");
+        std::fs::write(dir.path().join(".cachescan/report.json"), "{}").expect("write");
+        let before = tree_digests(dir.path());
+        assert_eq!(before.len(), 1);
+        std::fs::write(dir.path().join(".cachescan/report.json"), "{\"x\": 1}").expect("write");
+        assert_eq!(tree_digests(dir.path()), before, "state and caches are not part of the key");
+        std::fs::write(dir.path().join("a.py"), "x = 2\n").expect("write");
+        assert_ne!(tree_digests(dir.path()), before, "a source change is");
+    }
+}
