@@ -114,11 +114,11 @@ fn tree_digests(root: &Path) -> Vec<(String, Vec<u8>)> {
                 {
                     pending.push(path);
                 }
-            } else if kind.is_file() {
-                if let Ok(bytes) = std::fs::read(&path) {
-                    let relative = crate::plan::relative_display(&path, root);
-                    digests.push((relative, Sha256::digest(&bytes).to_vec()));
-                }
+            } else if kind.is_file()
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                let relative = crate::plan::relative_display(&path, root);
+                digests.push((relative, Sha256::digest(&bytes).to_vec()));
             }
         }
     }

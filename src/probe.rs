@@ -351,10 +351,10 @@ fn merge_target(merged: &mut TargetStats, report: ProbeTargetReport) {
     if report.state == merged.state {
         merged.loaded_files.extend(report.loaded_files);
     }
-    if let Some(observer) = report.observer {
-        if merged.observer.is_empty() || observer == "code-swap" {
-            merged.observer = observer;
-        }
+    if let Some(observer) = report.observer
+        && (merged.observer.is_empty() || observer == "code-swap")
+    {
+        merged.observer = observer;
     }
     if report.state == "stats" {
         merged.hits += report.hits.unwrap_or_default();

@@ -107,11 +107,10 @@ impl Baseline {
         let mut tests = BTreeSet::new();
         for id in ids {
             // A file the tests never load cannot change any test by being patched.
-            let never_loaded = self
-                .observation
-                .targets
-                .get(id)
-                .is_some_and(|stats| matches!(stats.state.as_str(), "not-loaded" | "other-file"));
+            let never_loaded =
+                self.observation.targets.get(id).is_some_and(|stats| {
+                    matches!(stats.state.as_str(), "not-loaded" | "other-file")
+                });
             if never_loaded {
                 continue;
             }
@@ -346,22 +345,20 @@ impl<'a> Runner<'a> {
     /// changed, else a run of the unmodified suite, checked for being usable.
     pub(crate) fn baseline(&mut self) -> Result<Baseline, TrialError> {
         let key = crate::baseline::cache_key(self.manifest, self.plan);
-        if !self.options.fresh_baseline {
-            if let Some(cached) = crate::baseline::load(&self.state_dir, &key) {
-                self.shell.status(
-                    "Baseline",
-                    "reused: sources, test command and environment are unchanged",
-                );
-                let record = RunRecord {
-                    end: RunEnd::Exited(Some(0)),
-                    duration: Duration::from_secs_f64(cached.duration_s),
-                    observation: Some(cached.observation.clone()),
-                    probe_error: None,
-                    log: crate::baseline::path(&self.state_dir),
-                    selection: None,
-                };
-                return Ok(self.accept_baseline(record, cached.observation, true));
-            }
+        if !self.options.fresh_baseline
+            && let Some(cached) = crate::baseline::load(&self.state_dir, &key)
+        {
+            self.shell
+                .status("Baseline", "reused: sources, test command and environment are unchanged");
+            let record = RunRecord {
+                end: RunEnd::Exited(Some(0)),
+                duration: Duration::from_secs_f64(cached.duration_s),
+                observation: Some(cached.observation.clone()),
+                probe_error: None,
+                log: crate::baseline::path(&self.state_dir),
+                selection: None,
+            };
+            return Ok(self.accept_baseline(record, cached.observation, true));
         }
         self.step("Baseline", "running the test suite unmodified".to_owned());
         let record = self.run_group(&[], None, "baseline")?;

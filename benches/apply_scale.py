@@ -1,0 +1,231 @@
+"""Benchmarks for `cachescan apply` on generated projects, as ratios measured in one run.
+
+Scenarios (goals from the issue that introduced them):
+
+  1. all targets safe: apply wall time / one plain run of the suite
+     (<= 2.2 with a cold baseline, <= 1.2 with the baseline reused);
+  2. 64 targets, 1 culprit: test runs (<= 9; `--strategy individual` takes 65) and
+     tests executed / tests in one plain run (<= 3);
+  3. probe overhead: the suite with the probe / without, 2,000 quick tests (<= 1.05);
+  4. `--jobs 2` vs `--jobs 1` with 8 culprits (<= 0.65), when cachescan has `--jobs`.
+
+Every project is generated here (any number of targets and culprits) in a temporary
+directory. Wall times are medians of --runs runs. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+MANIFEST = """\
+version: 1
+project:
+  root: .
+  source_roots: [src]
+  test_command: [python, -m, pytest, -q, -p, no:cacheprovider]
+thresholds:
+  min_hit_rate: 0.3
+  min_calls: 5
+targets:
+  - module: synth.core
+    functions: ["f_*"]
+"""
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def generate(root, targets, culprits, tests_per_target, work):
+    """A project with `targets` cacheable functions, the first `culprits` of which return
+    a list that a test mutates (so caching them breaks that test)."""
+    functions = []
+    for index in range(targets):
+        if index < culprits:
+            functions.append(f"def f_{index}(x):\n    return [x, {index}]\n")
+        else:
+            functions.append(
+                f"def f_{index}(x):\n    total = 0\n    for i in range({work}):\n"
+                f"        total += (i * x + {index}) % 7\n    return total\n"
+            )
+    write(os.path.join(root, "src/synth/__init__.py"), "")
+    write(os.path.join(root, "src/synth/core.py"), "\n\n".join(functions))
+    write(os.path.join(root, "pyproject.toml"), '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n')
+    write(os.path.join(root, "cachescan.yaml"), MANIFEST)
+    for index in range(targets):
+        tests = []
+        for test in range(tests_per_target):
+            if index < culprits and test == 0:
+                body = (
+                    f"    first = core.f_{index}(1)\n    first.append(99)\n"
+                    f"    assert core.f_{index}(1) == [1, {index}]\n"
+                )
+            else:
+                body = f"    for _ in range(20):\n        assert core.f_{index}({test % 3}) >= 0\n"
+            tests.append(f"def test_{index}_{test}():\n{body}")
+        write(os.path.join(root, f"tests/test_f{index}.py"), "from synth import core\n\n\n" + "\n\n".join(tests))
+
+
+def generate_quick(root, count):
+    """2,000 trivial tests, for the probe's overhead."""
+    write(os.path.join(root, "src/synth/__init__.py"), "")
+    write(os.path.join(root, "src/synth/core.py"), "def f_0(x):\n    return x + 1\n")
+    write(os.path.join(root, "pyproject.toml"), '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n')
+    write(os.path.join(root, "cachescan.yaml"), MANIFEST)
+    per_file = 100
+    for file_index in range(count // per_file):
+        tests = "\n\n".join(
+            f"def test_{file_index}_{n}():\n    assert core.f_0({n % 5}) == {n % 5} + 1\n" for n in range(per_file)
+        )
+        write(os.path.join(root, f"tests/test_q{file_index}.py"), "from synth import core\n\n\n" + tests)
+
+
+def timed(command, cwd, env):
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - started, completed
+
+
+def median_time(command, cwd, env, runs, before=None):
+    times = []
+    last = None
+    for _ in range(runs):
+        if before:
+            before()
+        seconds, last = timed(command, cwd, env)
+        times.append(seconds)
+    return statistics.median(times), last
+
+
+def apply_json(binary, root, env, *extra):
+    seconds, completed = timed([binary, "-q", "apply", "--format", "json", *extra], root, env)
+    if completed.returncode not in (0, 1):
+        sys.exit(f"cachescan apply failed ({completed.returncode}):\n{completed.stderr}")
+    return seconds, json.loads(completed.stdout)
+
+
+def plain_run(root, env, runs):
+    command = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return median_time(command, root, env, runs)[0]
+
+
+def forget_baseline(root):
+    path = os.path.join(root, ".cachescan", "baseline.json")
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def scenario_all_safe(binary, workdir, env, runs):
+    root = os.path.join(workdir, "all_safe")
+    generate(root, targets=16, culprits=0, tests_per_target=25, work=3000)
+    plain = plain_run(root, env, runs)
+    cold = statistics.median(
+        [apply_json(binary, root, env, "--fresh-baseline")[0] for _ in range(runs)]
+    )
+    apply_json(binary, root, env)  # make sure a baseline is cached
+    warm = statistics.median([apply_json(binary, root, env)[0] for _ in range(runs)])
+    return [
+        ("all safe (16 targets, 400 tests): apply cold / plain run", cold / plain, "<= 2.2"),
+        ("all safe: apply with baseline reused / plain run", warm / plain, "<= 1.2"),
+    ]
+
+
+def scenario_one_culprit(binary, workdir, env):
+    root = os.path.join(workdir, "one_culprit")
+    generate(root, targets=64, culprits=1, tests_per_target=4, work=200)
+    _, report = apply_json(binary, root, env, "--fresh-baseline")
+    _, individual = apply_json(binary, root, env, "--fresh-baseline", "--strategy", "individual")
+    plain_tests = report["baseline"]["tests"]
+    unsafe = [target["id"] for target in report["targets"] if target["verdict"] == "unsafe"]
+    if unsafe != ["synth.core:f_0"]:
+        sys.exit(f"expected exactly synth.core:f_0 unsafe, got {unsafe}")
+    return [
+        ("64 targets, 1 culprit: test runs (bisect)", report["test_runs"], "<= 9"),
+        ("64 targets, 1 culprit: test runs (individual)", individual["test_runs"], "65"),
+        ("64 targets, 1 culprit: tests executed / plain run", report["tests_executed"] / plain_tests, "<= 3"),
+    ]
+
+
+def scenario_probe_overhead(binary, workdir, env, runs):
+    root = os.path.join(workdir, "quick")
+    generate_quick(root, 2000)
+    # The probe as apply loads it: copied out of the repository, observing the target.
+    probe_dir = os.path.join(workdir, "probe")
+    os.makedirs(probe_dir, exist_ok=True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copy(os.path.join(here, "..", "src", "probe", "cachescan_probe.py"), probe_dir)
+    targets = os.path.join(probe_dir, "targets.json")
+    with open(targets, "w", encoding="utf-8") as handle:
+        json.dump({"version": 1, "targets": [{"id": "synth.core:f_0", "module": "synth.core", "qualname": "f_0",
+                                                "path": os.path.join(root, "src", "synth", "core.py")}]}, handle)
+    out = os.path.join(probe_dir, "out")
+    probed = dict(env, PYTHONPATH=probe_dir, PYTEST_ADDOPTS="-p cachescan_probe", CACHESCAN_PROBE_OUT=out,
+                  CACHESCAN_PROBE_TARGETS=targets, CACHESCAN_PROBE_OBSERVE="1")
+    command = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    clear = lambda: shutil.rmtree(out, ignore_errors=True)
+    # Interleave, so drift on a shared machine hits both sides alike.
+    without, with_probe = [], []
+    for _ in range(runs):
+        without.append(timed(command, root, env)[0])
+        clear()
+        with_probe.append(timed(command, root, probed)[0])
+    return [("probe overhead, 2,000 quick tests: with / without", statistics.median(with_probe) / statistics.median(without), "<= 1.05")]
+
+
+def scenario_jobs(binary, workdir, env):
+    help_text = subprocess.run([binary, "apply", "--help"], stdout=subprocess.PIPE, text=True).stdout
+    if "--jobs" not in help_text:
+        return [("--jobs 2 / --jobs 1, 8 culprits", "not built", "<= 0.65")]
+    root = os.path.join(workdir, "eight_culprits")
+    generate(root, targets=64, culprits=8, tests_per_target=4, work=20000)
+    one, _ = apply_json(binary, root, env, "--jobs", "1")
+    two, _ = apply_json(binary, root, env, "--jobs", "2")
+    return [("--jobs 2 / --jobs 1 wall time, 8 culprits", two / one, "<= 0.65")]
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model or platform.processor()}, Python {platform.python_version()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--python-bin", required=True, help="directory with the python that has pytest")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.binary)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CACHESCAN_")}
+    env["PATH"] = args.python_bin + os.pathsep + env.get("PATH", "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cachescan-bench-") as workdir:
+        rows += scenario_all_safe(binary, workdir, env, args.runs)
+        rows += scenario_one_culprit(binary, workdir, env)
+        rows += scenario_probe_overhead(binary, workdir, env, max(args.runs, 5))
+        rows += scenario_jobs(binary, workdir, env)
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'scenario'.ljust(width)}  {'measured':>9}  goal")
+    for name, value, goal in rows:
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        print(f"{name.ljust(width)}  {shown:>9}  {goal}")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
