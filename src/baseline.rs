@@ -86,6 +86,18 @@ pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan) -> String {
     format!("{:x}", hasher.finalize())
 }
 
+/// The hash of every file under `root` (as the cache key sees them): equal for the same
+/// source tree on any machine.
+pub(crate) fn tree_hash(root: &Path) -> String {
+    let mut hasher = Sha256::new();
+    for (relative, digest) in tree_digests(root) {
+        hasher.update(relative.as_bytes());
+        hasher.update([0]);
+        hasher.update(&digest);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
 /// `python` -> `/path/to/venv/bin/python` through `PATH`, like the run will.
 fn resolve_program(program: &str, root: &Path) -> Option<PathBuf> {
     if program.contains('/') {

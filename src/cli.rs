@@ -39,6 +39,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Undo an interrupted or killed run from its journal in `.cachescan/`.
     Restore,
+    /// Join the reports of `apply --shard K/N` runs into one report and one exit code.
+    Merge(MergeArgs),
     /// Print the JSON Schema of cachescan.yaml.
     Schema,
 }
@@ -98,6 +100,19 @@ pub struct ApplyArgs {
     /// Run the baseline even when the cached one (.cachescan/baseline.json) still matches.
     #[arg(long)]
     pub fresh_baseline: bool,
+    /// Judge only shard K of N (the same split on every machine); join reports with `merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard reports (`.cachescan/report.json` of each `apply --shard K/N`).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<std::path::PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
 }
 
 /// Settings that override the manifest and the environment.

@@ -14,7 +14,7 @@ use ruff_text_size::{Ranged, TextRange};
 use serde::Serialize;
 
 /// How bad a hazard is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HazardSeverity {
     /// The function is skipped unless `allow_hazards` lists the code.
@@ -72,6 +72,13 @@ hazard_codes! {
 impl Serialize for HazardCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HazardCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|()| serde::de::Error::custom(format!("unknown hazard code `{text}`")))
     }
 }
 

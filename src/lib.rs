@@ -28,6 +28,7 @@ mod roundtrip_tests;
 mod schema;
 mod search;
 mod settings;
+mod shard;
 mod shell;
 mod source;
 mod trial;
@@ -64,6 +65,7 @@ pub fn run() -> ExitCode {
         Command::Apply(args) => commands::apply::run(manifest, args, &shell),
         Command::Restore => commands::restore::run(manifest, &shell),
         Command::Schema => commands::schema::run(&shell),
+        Command::Merge(args) => commands::merge::run(args, &shell),
     };
     match result {
         Ok(code) => code,

@@ -142,6 +142,8 @@ impl Baseline {
 #[derive(Debug)]
 pub(crate) struct TrialResult {
     pub baseline: Baseline,
+    /// With `--shard`: the planned functions this shard judges.
+    pub assigned: Option<BTreeSet<usize>>,
     /// Per patched function: the run that judges it (clean, or its solo failing run).
     pub evidence: BTreeMap<usize, (RunRecord, RunJudgement)>,
     /// Test runs made (a reused baseline is not one).
@@ -524,8 +526,25 @@ impl<'a> Runner<'a> {
         mut self,
         strategy: Strategy,
         functions: Vec<usize>,
+        shard: Option<crate::shard::Shard>,
     ) -> Result<TrialResult, TrialError> {
         let baseline = self.baseline()?;
+        let assigned = shard.map(|shard| crate::shard::assign(self.plan, &baseline, shard));
+        let functions: Vec<usize> = match &assigned {
+            Some(assigned) => {
+                functions.into_iter().filter(|function| assigned.contains(function)).collect()
+            }
+            None => functions,
+        };
+        if let Some(shard) = shard {
+            self.shell.status(
+                "Shard",
+                format!(
+                    "{shard}: {} to patch",
+                    crate::report::plan::plural(functions.len(), "function")
+                ),
+            );
+        }
         let mut evidence = BTreeMap::new();
         match strategy {
             Strategy::Individual => {
@@ -542,6 +561,7 @@ impl<'a> Runner<'a> {
         self.progress.finish_and_clear();
         Ok(TrialResult {
             baseline,
+            assigned,
             evidence,
             test_runs: self.runs,
             tests_executed: self.tests_executed,

@@ -11,7 +11,7 @@ use crate::manifest::Thresholds;
 use crate::probe::{Observation, TargetStats};
 
 /// The verdict on one function (part of the JSON interface).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Safe,
@@ -41,7 +41,7 @@ impl Verdict {
 }
 
 /// A test whose outcome differs from the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct BrokenTest {
     pub nodeid: String,
     pub baseline: Option<String>,
@@ -243,6 +243,9 @@ pub(crate) fn decide(
     plan.functions
         .iter()
         .enumerate()
+        .filter(|(index, _)| {
+            trial.assigned.as_ref().is_none_or(|assigned| assigned.contains(index))
+        })
         .map(|(index, function)| {
             let skipped = |detail: String| FunctionVerdict {
                 function: index,

@@ -53,10 +53,12 @@ fn schema_is_a_json_schema_of_the_manifest() {
 }
 
 /// Every `cachescan.yaml` under `examples/` (any depth) and directly in a `tests/fixtures/*`
-/// directory.
+/// directory. The manifests under `examples/real/` are left out: they are written for source
+/// distributions that `examples/real/run.sh` downloads, which a checkout does not hold.
 fn shipped_manifests() -> Vec<PathBuf> {
     let mut manifests = Vec::new();
     find_manifests(&common::repository_path("examples"), usize::MAX, &mut manifests);
+    manifests.retain(|manifest| !manifest.starts_with(common::repository_path("examples/real")));
     find_manifests(&common::repository_path("tests/fixtures"), 1, &mut manifests);
     manifests.sort();
     manifests

@@ -57,7 +57,7 @@ pub(crate) fn run(
         TrialOptions { timeout: settings.timeout, fresh_baseline: args.fresh_baseline },
     )
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let trial = match runner.trial(args.strategy, patchable) {
+    let trial = match runner.trial(args.strategy, patchable, args.shard) {
         Ok(trial) => trial,
         Err(error) => return Err(trial_failure(error, &mut journal, shell)),
     };
@@ -76,6 +76,9 @@ pub(crate) fn run(
         baseline_failures: trial.baseline.failures.iter().cloned().collect(),
         kept: kept.clone(),
         tests_executed: trial.tests_executed,
+        manifest_sha256: crate::journal::sha256_hex(manifest.source.text.as_bytes()),
+        source_sha256: crate::baseline::tree_hash(&manifest.root),
+        shard: args.shard,
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(error) =
@@ -84,7 +87,7 @@ pub(crate) fn run(
         shell.warn(error);
     }
     match args.format {
-        ReportFormat::Human => shell.out(&human(&report, &plan, shell)),
+        ReportFormat::Human => shell.out(&human(&report, Some(&plan), shell)),
         ReportFormat::Json => shell.out(&format!("{json}\n")),
         ReportFormat::Markdown => shell.out(&markdown(&report)),
     }

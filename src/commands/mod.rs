@@ -3,6 +3,7 @@
 //! command that reads a manifest does the same way.
 
 pub(crate) mod apply;
+pub(crate) mod merge;
 pub(crate) mod plan;
 pub(crate) mod restore;
 pub(crate) mod schema;

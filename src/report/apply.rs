@@ -2,7 +2,7 @@
 //! `.cachescan/report.json`), the human table with diagnostics on the `def` lines of unsafe
 //! and invisible functions, and Markdown for a pull-request comment.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::SourceDiagnostic;
 use crate::hazard::HazardCode;
@@ -13,7 +13,7 @@ use crate::shell::Shell;
 use crate::source::to_span;
 use crate::verdict::{BrokenTest, FunctionVerdict, Verdict, hit_rate};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ApplyReport {
     pub version: u32,
     pub baseline: BaselineSummary,
@@ -26,9 +26,15 @@ pub(crate) struct ApplyReport {
     pub kept: Vec<String>,
     /// Tests executed over all test runs (isolation runs run only the tests that matter).
     pub tests_executed: usize,
+    /// Hash of the manifest's text: `merge` joins only reports of the same manifest.
+    pub manifest_sha256: String,
+    /// Hash of the project tree: `merge` joins only reports of the same sources.
+    pub source_sha256: String,
+    /// `apply --shard K/N`: which part this report covers; null for a whole run.
+    pub shard: Option<crate::shard::Shard>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct BaselineSummary {
     pub tests: usize,
     pub passed: usize,
@@ -39,7 +45,7 @@ pub(crate) struct BaselineSummary {
     pub reused: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TargetVerdict {
     pub id: String,
     pub path: String,
@@ -59,6 +65,8 @@ pub(crate) struct TargetVerdict {
     pub time_after_s: Option<f64>,
     /// time_before_s / time_after_s.
     pub speedup: Option<f64>,
+    /// Position in the plan, so merged shard reports keep the plan's order.
+    pub plan_index: usize,
 }
 
 impl BaselineSummary {
@@ -110,6 +118,7 @@ impl TargetVerdict {
                 .timing
                 .and_then(|timing| timing.speedup())
                 .map(|speedup| round(speedup, 2)),
+            plan_index: verdict.function,
         }
     }
 }
@@ -179,7 +188,7 @@ pub(crate) fn summary(report: &ApplyReport) -> String {
 }
 
 /// Table, diagnostics for unsafe and invisible functions, summary.
-pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String {
+pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) -> String {
     let rows: Vec<Vec<String>> = report
         .targets
         .iter()
@@ -197,10 +206,15 @@ pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String 
         .collect();
     let headers = ["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE", "TIME INSIDE"];
     let mut out = table::render(&headers, &rows);
-    for (target, function) in report.targets.iter().zip(&plan.functions) {
-        if target.verdict.is_finding() {
-            out.push('\n');
-            out.push_str(&shell.render(&verdict_diagnostic(target, plan, function)));
+    for target in report.targets.iter().filter(|target| target.verdict.is_finding()) {
+        out.push('\n');
+        match plan {
+            // With the plan at hand, point at the `def` in the Python source.
+            Some(plan) => {
+                let function = &plan.functions[target.plan_index];
+                out.push_str(&shell.render(&verdict_diagnostic(target, plan, function)));
+            }
+            None => out.push_str(&finding_text(target)),
         }
     }
     if !report.baseline_failures.is_empty() {
@@ -214,6 +228,22 @@ pub(crate) fn human(report: &ApplyReport, plan: &Plan, shell: &Shell) -> String 
     out.push_str(&summary(report));
     out.push('\n');
     out
+}
+
+/// A finding as plain text, for merged reports (no sources at hand).
+fn finding_text(target: &TargetVerdict) -> String {
+    let mut text = format!(
+        "{} {} ({}:{}): {}\n",
+        target.verdict.as_str(),
+        target.id,
+        target.path,
+        target.line,
+        target.detail
+    );
+    for test in &target.broken_tests {
+        text.push_str(&format!("  {}: {}\n", test.nodeid, test.message.as_deref().unwrap_or("")));
+    }
+    text
 }
 
 /// A diagnostic on the `def` line of an unsafe or invisible function.

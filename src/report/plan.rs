@@ -35,7 +35,7 @@ pub(crate) struct TargetEntry {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub(crate) struct HazardEntry {
     pub code: HazardCode,
     pub severity: HazardSeverity,

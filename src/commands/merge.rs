@@ -1,0 +1,99 @@
+//! `cachescan merge REPORT...`: join the reports of `apply --shard K/N` runs into one report,
+//! one table and one exit code. Reports of different manifests or source trees, or a set
+//! with a shard missing or repeated, are refused.
+
+use std::collections::BTreeSet;
+
+use crate::cli::{MergeArgs, ReportFormat};
+use crate::commands::{CommandResult, Failure};
+use crate::exit_code::ExitCode;
+use crate::report::apply::{ApplyReport, human, markdown};
+use crate::shell::Shell;
+
+pub(crate) fn run(args: &MergeArgs, shell: &Shell) -> CommandResult {
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let unusable = |message: String| {
+            Failure::one(
+                ExitCode::Unusable,
+                miette::miette!(
+                    code = "cachescan::merge::unreadable",
+                    "{}: {message}",
+                    path.display()
+                ),
+            )
+        };
+        let text =
+            crate::fsio::read_to_string(path).map_err(|error| unusable(error.to_string()))?;
+        let report: ApplyReport = serde_json::from_str(&text)
+            .map_err(|error| unusable(format!("not a cachescan apply report: {error}")))?;
+        if report.version != 1 {
+            return Err(unusable(format!("report version {} is not 1", report.version)));
+        }
+        reports.push(report);
+    }
+    let merged = merge(reports).map_err(|message| {
+        Failure::one(
+            ExitCode::Unusable,
+            miette::miette!(
+                code = "cachescan::merge::mismatch",
+                help = "merge the reports of one `apply --shard K/N` matrix over the same commit",
+                "{message}"
+            ),
+        )
+    })?;
+    shell.status("Merged", format!("{} reports", args.reports.len()));
+    match args.format {
+        ReportFormat::Human => shell.out(&human(&merged, None, shell)),
+        ReportFormat::Json => {
+            shell.out(&format!("{}\n", serde_json::to_string_pretty(&merged).unwrap_or_default()))
+        }
+        ReportFormat::Markdown => shell.out(&markdown(&merged)),
+    }
+    let findings = merged.targets.iter().any(|target| target.verdict.is_finding());
+    Ok(if findings { ExitCode::Findings } else { ExitCode::Success })
+}
+
+/// One report from several shards of the same run.
+pub(crate) fn merge(reports: Vec<ApplyReport>) -> Result<ApplyReport, String> {
+    let mut reports = reports.into_iter();
+    let mut merged = reports.next().ok_or("no reports")?;
+    let count = merged.shard.map(|shard| shard.count);
+    let mut shards: BTreeSet<usize> = merged.shard.map(|shard| shard.index).into_iter().collect();
+    for report in reports {
+        if report.manifest_sha256 != merged.manifest_sha256 {
+            return Err("the reports come from different manifests".to_owned());
+        }
+        if report.source_sha256 != merged.source_sha256 {
+            return Err("the reports come from different source trees".to_owned());
+        }
+        if report.shard.map(|shard| shard.count) != count {
+            return Err("the reports split the work differently (or one is not a shard)".to_owned());
+        }
+        if let Some(shard) = report.shard
+            && !shards.insert(shard.index)
+        {
+            return Err(format!("shard {shard} appears twice"));
+        }
+        merged.test_runs += report.test_runs;
+        merged.tests_executed += report.tests_executed;
+        merged.restored &= report.restored;
+        merged.targets.extend(report.targets);
+        merged.baseline_failures.extend(report.baseline_failures);
+        merged.kept.extend(report.kept);
+    }
+    if let Some(count) = count {
+        let missing: Vec<String> = (1..=count)
+            .filter(|index| !shards.contains(index))
+            .map(|index| format!("{index}/{count}"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("shard {} missing", missing.join(", ")));
+        }
+    }
+    merged.targets.sort_by_key(|target| target.plan_index);
+    merged.baseline_failures.sort();
+    merged.baseline_failures.dedup();
+    merged.shard = None;
+    Ok(merged)
+}
