@@ -100,6 +100,10 @@ pub struct ApplyArgs {
     /// Run the baseline even when the cached one (.cachescan/baseline.json) still matches.
     #[arg(long)]
     pub fresh_baseline: bool,
+    /// Isolation runs at once, each in its own scratch copy of the project (the baseline and
+    /// the screen always run in place).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     /// Judge only shard K of N (the same split on every machine); join reports with `merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::shard::Shard>,

@@ -26,6 +26,7 @@ mod report;
 #[cfg(test)]
 mod roundtrip_tests;
 mod schema;
+mod scratch;
 mod search;
 mod settings;
 mod shard;

@@ -18,22 +18,33 @@
 //! calls outside tests) make the map say "unknown" and the whole suite runs; effects at
 //! import time are covered by the screen; a test broken through shared state without a
 //! call is in the screen's broken set, which every later run includes.
+//!
+//! With `--jobs N`, independent work (components, confirmations, individual runs) runs in N
+//! scratch copies at once ([`crate::scratch`]); when copies turn out not to be what the
+//! tests import, everything falls back to serial runs in place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
 
+use crate::plan::Plan;
 use crate::report::plan::plural;
-use crate::trial::{RunJudgement, RunRecord, Runner, TrialError};
+use crate::scratch::CopyRunner;
+use crate::trial::{Baseline, Executor, JobsInfo, RunJudgement, RunRecord, Runner, TrialError};
 
 type Evidence = BTreeMap<usize, (RunRecord, RunJudgement)>;
 
+/// A run and what it showed.
+type Judged = (RunRecord, RunJudgement);
+
 /// A suspect, with its solo run when a halving made one.
-type Suspect = (usize, Option<(RunRecord, RunJudgement)>);
+type Suspect = (usize, Option<Judged>);
 
 /// Screen, isolate, confirm; fills `evidence` for every function.
 pub(crate) fn bisect(
     runner: &mut Runner<'_>,
     functions: Vec<usize>,
     evidence: &mut Evidence,
+    jobs: &mut JobsInfo,
 ) -> Result<(), TrialError> {
     if functions.is_empty() {
         return Ok(());
@@ -47,26 +58,17 @@ pub(crate) fn bisect(
         }
         return Ok(());
     }
-    let search = Search::new(runner, &functions, &screen, &screen_judgement);
-    let mut suspects = Vec::new();
-    for component in search.components(runner, &functions) {
-        search.isolate(runner, component, &mut suspects)?;
-    }
+    let Some(baseline) = runner.baseline_ref().cloned() else {
+        return Err(TrialError::Setup("no baseline".to_owned()));
+    };
+    let search = Search::new(runner.plan(), baseline, &functions, &screen, &screen_judgement);
+    let components = search.components(&functions);
+    let confirmed = in_parallel(runner, components, jobs, |executor, component| {
+        search.component(executor, component)
+    })?;
     let mut culprits = BTreeSet::new();
     let mut explained = BTreeSet::new();
-    for (function, solo) in suspects {
-        let (record, judgement) = match solo {
-            Some(found) => found,
-            None => {
-                runner.announce("Confirming", runner.id(function).to_owned());
-                let selection = search.selection(runner, &[function]);
-                let label = format!("confirm-{}", runner.id(function));
-                match runner.try_group(&[function], selection.as_ref(), &label)? {
-                    Some(found) => found,
-                    None => continue,
-                }
-            }
-        };
+    for (function, (record, judgement)) in confirmed.into_iter().flatten() {
         if !judgement.is_clean() {
             culprits.insert(function);
             explained.extend(judgement.broken_nodeids());
@@ -87,9 +89,8 @@ pub(crate) fn bisect(
         return Ok(());
     }
     runner.announce("Confirming", format!("{} together", plural(rest.len(), "remaining target")));
-    let selection = search.selection(runner, &rest);
-    let together = runner.try_group(&rest, selection.as_ref(), "confirm-rest")?;
-    match together {
+    let selection = search.selection(&rest);
+    match runner.try_group(&rest, selection.as_ref(), "confirm-rest")? {
         None => {
             for function in rest {
                 evidence.insert(function, (screen.clone(), RunJudgement::Clean));
@@ -102,22 +103,134 @@ pub(crate) fn bisect(
         }
         Some(_) => {
             // They break tests only together: judge each alone, the slow and certain way.
+            let singles = rest.iter().map(|&function| vec![function]).collect();
+            let tried = in_parallel(runner, singles, jobs, |executor, group| {
+                let function = group[0];
+                let id = search.id(function).to_owned();
+                executor.announce("Trying", id.clone());
+                let found = executor.try_group(
+                    &[function],
+                    search.selection(&[function]).as_ref(),
+                    &format!("individual-{id}"),
+                )?;
+                Ok(found.map(|found| (function, found)))
+            })?;
             for function in rest {
-                runner.announce("Trying", runner.id(function).to_owned());
-                let selection = search.selection(runner, &[function]);
-                let label = format!("individual-{}", runner.id(function));
-                let found = runner.try_group(&[function], selection.as_ref(), &label)?;
-                let (record, judgement) =
-                    found.unwrap_or_else(|| (screen.clone(), RunJudgement::Clean));
-                evidence.insert(function, (record, judgement));
+                let found = tried
+                    .iter()
+                    .flatten()
+                    .find(|(tried, _)| *tried == function)
+                    .map(|(_, found)| found.clone());
+                evidence.insert(
+                    function,
+                    found.unwrap_or_else(|| (screen.clone(), RunJudgement::Clean)),
+                );
             }
         }
     }
     Ok(())
 }
 
+/// Do `work` for every group: in `runner.jobs()` scratch copies at once when more than one
+/// job is asked for and there is more than one group; in place otherwise, and whenever the
+/// copies turn out invisible to the tests.
+pub(crate) fn in_parallel<R: Send>(
+    runner: &mut Runner<'_>,
+    groups: Vec<Vec<usize>>,
+    jobs: &mut JobsInfo,
+    work: impl Fn(&mut dyn Executor, Vec<usize>) -> Result<R, TrialError> + Sync,
+) -> Result<Vec<R>, TrialError> {
+    let wanted = runner.jobs().min(groups.len());
+    if wanted > 1 && jobs.fallback.is_none() {
+        let (outcome, runs, tests_executed) = in_copies(runner, &groups, wanted, &work);
+        runner.add_runs(runs, tests_executed);
+        match outcome {
+            Ok(results) => {
+                jobs.used = jobs.used.max(wanted);
+                return Ok(results);
+            }
+            Err(TrialError::CopyInvisible(reason)) => {
+                runner.shell.warn(format!(
+                    "{reason}; scratch copies are not used, runs continue in place, one at a time"
+                ));
+                jobs.fallback = Some(reason);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    groups.into_iter().map(|group| work(runner, group)).collect()
+}
+
+/// Results in the order of `groups`, plus the runs and tests the copies made.
+fn in_copies<R: Send>(
+    runner: &Runner<'_>,
+    groups: &[Vec<usize>],
+    copies: usize,
+    work: &(impl Fn(&mut dyn Executor, Vec<usize>) -> Result<R, TrialError> + Sync),
+) -> (Result<Vec<R>, TrialError>, usize, usize) {
+    let Some((context, progress)) = runner.copy_context() else {
+        return (Err(TrialError::Setup("no baseline".to_owned())), 0, 0);
+    };
+    let queue = Mutex::new(groups.iter().cloned().enumerate().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let failure: Mutex<Option<TrialError>> = Mutex::new(None);
+    let counts = std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..=copies)
+            .map(|index| {
+                let (queue, results, failure, progress) =
+                    (&queue, &results, &failure, progress.clone());
+                scope.spawn(move || {
+                    let mut copy = match CopyRunner::new(context, index, progress) {
+                        Ok(copy) => copy,
+                        Err(error) => {
+                            record_failure(failure, error);
+                            return (0, 0);
+                        }
+                    };
+                    loop {
+                        let failed = failure.lock().map_or(true, |slot| slot.is_some());
+                        let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
+                        let Some((position, group)) = next.filter(|_| !failed) else { break };
+                        match work(&mut copy, group) {
+                            Ok(result) => {
+                                if let Ok(mut results) = results.lock() {
+                                    results.push((position, result));
+                                }
+                            }
+                            Err(error) => {
+                                record_failure(failure, error);
+                                break;
+                            }
+                        }
+                    }
+                    (copy.runs, copy.tests_executed)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_default())
+            .fold((0, 0), |total, counts| (total.0 + counts.0, total.1 + counts.1))
+    });
+    if let Some(error) = failure.into_inner().ok().flatten() {
+        return (Err(error), counts.0, counts.1);
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(position, _)| *position);
+    (Ok(results.into_iter().map(|(_, result)| result).collect()), counts.0, counts.1)
+}
+
+/// Keep the first failure of any copy; the others stop at their next group.
+fn record_failure(failure: &Mutex<Option<TrialError>>, error: TrialError) {
+    if let Ok(mut slot) = failure.lock() {
+        slot.get_or_insert(error);
+    }
+}
+
 /// What the screen told us, for choosing later runs.
-struct Search {
+struct Search<'p> {
+    plan: &'p Plan,
+    baseline: Baseline,
     /// Tests the screen broke.
     broken: BTreeSet<String>,
     /// Broken tests that no function is known to call: included in every later run.
@@ -126,9 +239,10 @@ struct Search {
     screen_has_tests: bool,
 }
 
-impl Search {
+impl<'p> Search<'p> {
     fn new(
-        runner: &Runner<'_>,
+        plan: &'p Plan,
+        baseline: Baseline,
         functions: &[usize],
         screen: &RunRecord,
         judgement: &RunJudgement,
@@ -137,52 +251,43 @@ impl Search {
         let screen_has_tests = screen.observation.is_some() && !broken.is_empty();
         let mut attributed = BTreeSet::new();
         for &function in functions {
-            if let Some(callers) =
-                runner.baseline_ref().and_then(|baseline| baseline.callers([runner.id(function)]))
-            {
+            if let Some(callers) = baseline.callers([plan.functions[function].id.as_str()]) {
                 attributed.extend(callers.intersection(&broken).cloned());
             }
         }
         let unattributed = broken.difference(&attributed).cloned().collect();
-        Self { broken, unattributed, screen_has_tests }
+        Self { plan, baseline, broken, unattributed, screen_has_tests }
+    }
+
+    fn id(&self, function: usize) -> &str {
+        &self.plan.functions[function].id
     }
 
     /// The tests a run of `group` needs: their callers plus the unattributed broken tests;
     /// `None` (the whole suite) when the call map cannot tell.
-    fn selection(&self, runner: &Runner<'_>, group: &[usize]) -> Option<BTreeSet<String>> {
-        let baseline = runner.baseline_ref()?;
-        let mut tests = baseline.callers(group.iter().map(|&function| runner.id(function)))?;
+    fn selection(&self, group: &[usize]) -> Option<BTreeSet<String>> {
+        let mut tests = self.baseline.callers(group.iter().map(|&function| self.id(function)))?;
         tests.extend(self.unattributed.iter().cloned());
         Some(tests)
     }
 
     /// Suspects grouped by the broken tests they share. Without usable test outcomes, or
-    /// when the map attributes nothing, every function is one suspect group.
-    fn components(&self, runner: &Runner<'_>, functions: &[usize]) -> Vec<Vec<usize>> {
-        let Some(baseline) = runner.baseline_ref() else { return vec![functions.to_vec()] };
-        if !self.screen_has_tests {
+    /// when some broken test is not explained by the map, every function is one group.
+    fn components(&self, functions: &[usize]) -> Vec<Vec<usize>> {
+        if !self.screen_has_tests || !self.unattributed.is_empty() {
             return vec![functions.to_vec()];
         }
         let mut unknown = Vec::new();
-        let mut touching: Vec<(usize, BTreeSet<String>)> = Vec::new();
-        for &function in functions {
-            match baseline.callers([runner.id(function)]) {
-                None => unknown.push(function),
-                Some(callers) => {
-                    let broken: BTreeSet<String> =
-                        callers.intersection(&self.broken).cloned().collect();
-                    if !broken.is_empty() || !self.unattributed.is_empty() {
-                        touching.push((function, broken));
-                    }
-                }
-            }
-        }
-        if !self.unattributed.is_empty() {
-            // Some broken test is not explained by the map: every function stays a suspect.
-            return vec![functions.to_vec()];
-        }
         let mut components: Vec<(Vec<usize>, BTreeSet<String>)> = Vec::new();
-        for (function, broken) in touching {
+        for &function in functions {
+            let Some(callers) = self.baseline.callers([self.id(function)]) else {
+                unknown.push(function);
+                continue;
+            };
+            let broken: BTreeSet<String> = callers.intersection(&self.broken).cloned().collect();
+            if broken.is_empty() {
+                continue;
+            }
             let (joined, separate): (Vec<_>, Vec<_>) =
                 components.into_iter().partition(|(_, tests)| !tests.is_disjoint(&broken));
             let mut members = vec![function];
@@ -206,10 +311,33 @@ impl Search {
         groups
     }
 
+    /// Isolate the culprits of one component and confirm each alone.
+    fn component(
+        &self,
+        executor: &mut dyn Executor,
+        component: Vec<usize>,
+    ) -> Result<Vec<(usize, Judged)>, TrialError> {
+        let mut suspects = Vec::new();
+        self.isolate(executor, component, &mut suspects)?;
+        let mut confirmed = Vec::new();
+        for (function, solo) in suspects {
+            let found = match solo {
+                Some(found) => Some(found),
+                None => {
+                    executor.announce("Confirming", self.id(function).to_owned());
+                    let label = format!("confirm-{}", self.id(function));
+                    executor.try_group(&[function], self.selection(&[function]).as_ref(), &label)?
+                }
+            };
+            confirmed.extend(found.map(|found| (function, found)));
+        }
+        Ok(confirmed)
+    }
+
     /// `group` is known to break tests. Halve it until each failing part is one function.
     fn isolate(
         &self,
-        runner: &mut Runner<'_>,
+        executor: &mut dyn Executor,
         group: Vec<usize>,
         suspects: &mut Vec<Suspect>,
     ) -> Result<(), TrialError> {
@@ -219,16 +347,14 @@ impl Search {
         }
         let right = group[group.len() / 2..].to_vec();
         let left = group[..group.len() / 2].to_vec();
-        runner.announce("Bisecting", plural(group.len(), "target"));
-        let selection = self.selection(runner, &left);
+        executor.announce("Bisecting", plural(group.len(), "target"));
         let label = format!("bisect-{}", left.len());
-        let left_result = runner.try_group(&left, selection.as_ref(), &label)?;
-        let left_failed = match left_result {
+        let left_failed = match executor.try_group(&left, self.selection(&left).as_ref(), &label)? {
             Some((record, judgement)) if !judgement.is_clean() => {
                 if left.len() == 1 {
                     suspects.push((left[0], Some((record, judgement))));
                 } else {
-                    self.isolate(runner, left.clone(), suspects)?;
+                    self.isolate(executor, left, suspects)?;
                 }
                 true
             }
@@ -236,17 +362,16 @@ impl Search {
         };
         if !left_failed {
             // The left half is clean, so the right half holds the culprit: no run needed.
-            return self.isolate(runner, right, suspects);
+            return self.isolate(executor, right, suspects);
         }
-        let selection = self.selection(runner, &right);
         let label = format!("bisect-{}", right.len());
-        match runner.try_group(&right, selection.as_ref(), &label)? {
+        match executor.try_group(&right, self.selection(&right).as_ref(), &label)? {
             Some((record, judgement)) if !judgement.is_clean() => {
                 if right.len() == 1 {
                     suspects.push((right[0], Some((record, judgement))));
                     Ok(())
                 } else {
-                    self.isolate(runner, right, suspects)
+                    self.isolate(executor, right, suspects)
                 }
             }
             _ => Ok(()),

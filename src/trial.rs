@@ -42,6 +42,10 @@ pub(crate) enum TrialError {
     #[error("cannot prepare the test run: {0}")]
     #[diagnostic(code(cachescan::run::setup))]
     Setup(String),
+    /// A scratch copy's run did not test the copy (handled by falling back, never shown).
+    #[error("scratch copies are not visible to the tests: {0}")]
+    #[diagnostic(code(cachescan::run::copy_invisible))]
+    CopyInvisible(String),
 }
 
 /// One test run: which functions were patched and what came of it.
@@ -150,6 +154,7 @@ pub(crate) struct TrialResult {
     pub test_runs: usize,
     /// Tests executed over all runs.
     pub tests_executed: usize,
+    pub jobs: JobsInfo,
 }
 
 /// Options of one trial.
@@ -159,6 +164,17 @@ pub(crate) struct TrialOptions {
     pub timeout: Option<f64>,
     /// Ignore a cached baseline.
     pub fresh_baseline: bool,
+    /// Isolation runs at once, each in its own scratch copy.
+    pub jobs: usize,
+}
+
+/// How parallel the isolation runs were.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct JobsInfo {
+    pub requested: usize,
+    pub used: usize,
+    /// Why copies were not used, when they were asked for and could not be.
+    pub fallback: Option<String>,
 }
 
 /// The runner for one `apply`.
@@ -451,53 +467,39 @@ impl<'a> Runner<'a> {
 
     /// Compare a patched run with the baseline, over the tests the run was limited to.
     pub(crate) fn judge(&self, record: &RunRecord) -> RunJudgement {
-        let Some(baseline) = &self.baseline else {
-            return RunJudgement::Broken { tests: Vec::new(), reason: "no baseline".to_owned() };
-        };
-        match (&record.end, &record.observation) {
-            (RunEnd::TimedOut, _) => RunJudgement::Broken {
-                tests: Vec::new(),
-                reason: format!(
-                    "the test run timed out after {:.0} s and was killed",
-                    self.timeout.as_secs_f64()
-                ),
-            },
-            (_, None) => RunJudgement::Broken {
-                tests: Vec::new(),
-                reason: format!(
-                    "the test run crashed: {}",
-                    record.probe_error.clone().unwrap_or_default()
-                ),
-            },
-            (_, Some(observation)) => {
-                let expected = match &record.selection {
-                    None => std::borrow::Cow::Borrowed(&baseline.observation),
-                    Some(selection) => {
-                        std::borrow::Cow::Owned(restrict(&baseline.observation, selection))
-                    }
-                };
-                let tests = verdict::broken_tests(&expected, observation, &baseline.failures);
-                let collect_errors = observation.collect_errors.len();
-                if !tests.is_empty() {
-                    let reason = format!(
-                        "{} changed outcome",
-                        crate::report::plan::plural(tests.len(), "test")
-                    );
-                    RunJudgement::Broken { tests, reason }
-                } else if collect_errors > 0 {
-                    RunJudgement::Broken {
-                        tests,
-                        reason: format!("{collect_errors} collection error(s)"),
-                    }
-                } else {
-                    RunJudgement::Clean
-                }
-            }
+        match &self.baseline {
+            Some(baseline) => judge(baseline, self.timeout, record),
+            None => RunJudgement::Broken { tests: Vec::new(), reason: "no baseline".to_owned() },
         }
     }
 
-    pub(crate) fn id(&self, function: usize) -> &str {
-        &self.plan.functions[function].id
+    pub(crate) fn plan(&self) -> &'a Plan {
+        self.plan
+    }
+
+    pub(crate) fn jobs(&self) -> usize {
+        self.options.jobs.max(1)
+    }
+
+    /// What scratch copies share with this runner.
+    pub(crate) fn copy_context(&self) -> Option<(crate::scratch::CopyContext<'_>, ProgressBar)> {
+        let baseline = self.baseline.as_ref()?;
+        let context = crate::scratch::CopyContext {
+            manifest: self.manifest,
+            plan: self.plan,
+            shell: self.shell,
+            interrupt: self.interrupt,
+            baseline,
+            timeout: self.timeout,
+            runs_dir: &self.runs_dir,
+        };
+        Some((context, self.progress.clone()))
+    }
+
+    /// Count runs made elsewhere (scratch copies) as this trial's.
+    pub(crate) fn add_runs(&mut self, runs: usize, tests_executed: usize) {
+        self.runs += runs;
+        self.tests_executed += tests_executed;
     }
 
     /// Run a group and judge it. A group limited to no test at all cannot change any
@@ -546,17 +548,27 @@ impl<'a> Runner<'a> {
             );
         }
         let mut evidence = BTreeMap::new();
+        let mut jobs = JobsInfo { requested: self.options.jobs, used: 1, fallback: None };
         match strategy {
             Strategy::Individual => {
-                for function in functions {
-                    self.step("Trying", self.id(function).to_owned());
-                    let label = format!("individual-{}", self.id(function));
-                    let record = self.run_group(&[function], None, &label)?;
-                    let judgement = self.judge(&record);
-                    evidence.insert(function, (record, judgement));
-                }
+                let singles = functions.into_iter().map(|function| vec![function]).collect();
+                let tried = crate::search::in_parallel(
+                    &mut self,
+                    singles,
+                    &mut jobs,
+                    |executor, group| {
+                        let function = group[0];
+                        executor.announce("Trying", executor_id(executor, function));
+                        let label = format!("individual-{}", executor_id(executor, function));
+                        let found = executor.try_group(&[function], None, &label)?;
+                        Ok(found.map(|found| vec![(function, found)]).unwrap_or_default())
+                    },
+                )?;
+                evidence.extend(tried.into_iter().flatten());
             }
-            Strategy::Bisect => crate::search::bisect(&mut self, functions, &mut evidence)?,
+            Strategy::Bisect => {
+                crate::search::bisect(&mut self, functions, &mut evidence, &mut jobs)?
+            }
         }
         self.progress.finish_and_clear();
         Ok(TrialResult {
@@ -565,11 +577,93 @@ impl<'a> Runner<'a> {
             evidence,
             test_runs: self.runs,
             tests_executed: self.tests_executed,
+            jobs,
         })
     }
+}
 
-    pub(crate) fn announce(&self, verb: &str, message: String) {
+/// Compare a patched run with the baseline, over the tests the run was limited to.
+pub(crate) fn judge(baseline: &Baseline, timeout: Duration, record: &RunRecord) -> RunJudgement {
+    match (&record.end, &record.observation) {
+        (RunEnd::TimedOut, _) => RunJudgement::Broken {
+            tests: Vec::new(),
+            reason: format!(
+                "the test run timed out after {:.0} s and was killed",
+                timeout.as_secs_f64()
+            ),
+        },
+        (_, None) => RunJudgement::Broken {
+            tests: Vec::new(),
+            reason: format!(
+                "the test run crashed: {}",
+                record.probe_error.clone().unwrap_or_default()
+            ),
+        },
+        (_, Some(observation)) => {
+            let expected = match &record.selection {
+                None => std::borrow::Cow::Borrowed(&baseline.observation),
+                Some(selection) => {
+                    std::borrow::Cow::Owned(restrict(&baseline.observation, selection))
+                }
+            };
+            let tests = verdict::broken_tests(&expected, observation, &baseline.failures);
+            let collect_errors = observation.collect_errors.len();
+            if !tests.is_empty() {
+                let reason =
+                    format!("{} changed outcome", crate::report::plan::plural(tests.len(), "test"));
+                RunJudgement::Broken { tests, reason }
+            } else if collect_errors > 0 {
+                RunJudgement::Broken {
+                    tests,
+                    reason: format!("{collect_errors} collection error(s)"),
+                }
+            } else {
+                RunJudgement::Clean
+            }
+        }
+    }
+}
+
+/// The id of a planned function, for any executor.
+fn executor_id(executor: &dyn Executor, function: usize) -> String {
+    executor.plan().functions[function].id.clone()
+}
+
+/// Where patched test runs happen: the user's tree through the journal ([`Runner`]), or a
+/// scratch copy ([`crate::scratch::CopyRunner`]). The culprit search works on either.
+pub(crate) trait Executor {
+    /// Run `functions` patched, limited to `selection`; `None` when the selection is empty
+    /// (no test can change, so the group is clean without a run).
+    fn try_group(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError>;
+
+    /// Say what is being run.
+    fn announce(&self, verb: &str, message: String);
+
+    /// The plan the runs patch.
+    fn plan(&self) -> &Plan;
+}
+
+impl Executor for Runner<'_> {
+    fn try_group(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
+        Runner::try_group(self, functions, selection, label)
+    }
+
+    fn announce(&self, verb: &str, message: String) {
         self.step(verb, message);
+    }
+
+    fn plan(&self) -> &Plan {
+        self.plan
     }
 }
 

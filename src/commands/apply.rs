@@ -54,7 +54,11 @@ pub(crate) fn run(
         &interrupt,
         &mut journal,
         &state_dir,
-        TrialOptions { timeout: settings.timeout, fresh_baseline: args.fresh_baseline },
+        TrialOptions {
+            timeout: settings.timeout,
+            fresh_baseline: args.fresh_baseline,
+            jobs: usize::from(args.jobs),
+        },
     )
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let trial = match runner.trial(args.strategy, patchable, args.shard) {
@@ -79,6 +83,7 @@ pub(crate) fn run(
         manifest_sha256: crate::journal::sha256_hex(manifest.source.text.as_bytes()),
         source_sha256: crate::baseline::tree_hash(&manifest.root),
         shard: args.shard,
+        jobs: trial.jobs.clone(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(error) =

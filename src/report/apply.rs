@@ -32,6 +32,8 @@ pub(crate) struct ApplyReport {
     pub source_sha256: String,
     /// `apply --shard K/N`: which part this report covers; null for a whole run.
     pub shard: Option<crate::shard::Shard>,
+    /// `--jobs`: copies asked for, copies used, and why not when they could not be.
+    pub jobs: crate::trial::JobsInfo,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

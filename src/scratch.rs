@@ -1,0 +1,267 @@
+//! Scratch copies: private copies of the project where isolation runs execute in parallel
+//! (`apply --jobs N`), never touching the user's tree.
+//!
+//! A copy leaves out version control, `.cachescan`, virtual environments and caches. Whether
+//! copies work is checked on every run: the probe reports which file each target was loaded
+//! from, and if the tests imported the original tree instead of the copy (an editable
+//! install, an absolute path in the configuration), the copy's run tested nothing; the
+//! runner then reports [`TrialError::CopyInvisible`] and the search falls back to serial
+//! runs in place. Patches in a copy need no journal: the copy is ours and is deleted.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+
+use crate::interrupt::Interrupt;
+use crate::manifest::Manifest;
+use crate::plan::Plan;
+use crate::probe::{self, ProbeSetup, ProbeTarget};
+use crate::process::{self, RunEnd, RunRequest};
+use crate::shell::Shell;
+use crate::trial::{Baseline, Executor, RunJudgement, RunRecord, TrialError, judge};
+
+/// Directories a copy leaves out.
+const SKIPPED: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    ".cachescan",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    "node_modules",
+    ".venv",
+];
+
+/// Copy `source` into `destination`, leaving out what [`SKIPPED`] names and virtual
+/// environments (directories with a `pyvenv.cfg`). Symbolic links are copied as links.
+pub(crate) fn copy_tree(source: &Path, destination: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(destination)?;
+    for entry in std::fs::read_dir(source)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let from = entry.path();
+        let to = destination.join(&name);
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if kind.is_dir() {
+            let skipped = SKIPPED.contains(&name.to_string_lossy().as_ref())
+                || from.join("pyvenv.cfg").exists();
+            if !skipped {
+                copy_tree(&from, &to)?;
+            }
+        } else if kind.is_file() {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shared, read-only context of every copy runner.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CopyContext<'a> {
+    pub manifest: &'a Manifest,
+    pub plan: &'a Plan,
+    pub shell: &'a Shell,
+    pub interrupt: &'a Interrupt,
+    pub baseline: &'a Baseline,
+    pub timeout: Duration,
+    pub runs_dir: &'a Path,
+}
+
+/// Runs patch sets in one scratch copy.
+pub(crate) struct CopyRunner<'a> {
+    context: CopyContext<'a>,
+    /// Holds the copy and its probe directory; removed on drop.
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    probe: ProbeSetup,
+    progress: ProgressBar,
+    name: String,
+    pub runs: usize,
+    pub tests_executed: usize,
+}
+
+impl std::fmt::Debug for CopyRunner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyRunner").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl<'a> CopyRunner<'a> {
+    pub(crate) fn new(
+        context: CopyContext<'a>,
+        index: usize,
+        progress: ProgressBar,
+    ) -> Result<Self, TrialError> {
+        let setup = |error: std::io::Error| TrialError::Setup(format!("scratch copy: {error}"));
+        let dir = tempfile::Builder::new().prefix("cachescan-scratch-").tempdir().map_err(setup)?;
+        let root = dir.path().join("project");
+        copy_tree(&context.manifest.root, &root).map_err(setup)?;
+        let targets: Vec<ProbeTarget> = context
+            .plan
+            .patched_functions()
+            .map(|function| ProbeTarget {
+                id: function.id.clone(),
+                module: function.module.clone(),
+                qualname: function.qualname.clone(),
+                path: root.join(&context.plan.files[function.file].relative),
+            })
+            .collect();
+        let probe = ProbeSetup::new(dir.path(), &targets).map_err(setup)?;
+        Ok(Self {
+            context,
+            _dir: dir,
+            root,
+            probe,
+            progress,
+            name: format!("copy{index}"),
+            runs: 0,
+            tests_executed: 0,
+        })
+    }
+
+    fn run(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<RunRecord, TrialError> {
+        if self.context.interrupt.is_set() {
+            return Err(TrialError::Interrupted);
+        }
+        self.runs += 1;
+        let setup = |error: std::io::Error| TrialError::Setup(format!("scratch copy: {error}"));
+        let slug: String =
+            label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let log = self.context.runs_dir.join(format!("{}-{:03}-{slug}.log", self.name, self.runs));
+        let output = self.probe.output_dir(self.runs).map_err(setup)?;
+        let selection_file = match selection {
+            Some(nodeids) => Some(self.probe.write_selection(self.runs, nodeids).map_err(setup)?),
+            None => None,
+        };
+        let mut env = self.context.manifest.env.clone();
+        env.extend(self.probe.environment(&output, selection_file.as_deref()));
+        let request = RunRequest {
+            argv: self.context.manifest.test_command.clone(),
+            cwd: self.root.clone(),
+            env,
+            env_remove: ProbeSetup::environment_removed(),
+            log: log.clone(),
+            timeout: self.context.timeout,
+        };
+        let patched = self.context.plan.patch_files(functions);
+        for (file, bytes) in &patched {
+            let relative = &self.context.plan.files[*file].relative;
+            std::fs::write(self.root.join(relative), &bytes.bytes).map_err(setup)?;
+        }
+        let outcome = process::run(&request, self.context.interrupt, |_| {});
+        for file in patched.keys() {
+            let file = &self.context.plan.files[*file];
+            std::fs::write(self.root.join(&file.relative), &file.bytes).map_err(setup)?;
+        }
+        let outcome = outcome?;
+        if outcome.end == RunEnd::Interrupted || self.context.interrupt.is_set() {
+            return Err(TrialError::Interrupted);
+        }
+        let (observation, probe_error) = match probe::collect(&output) {
+            Ok(observation) => (Some(observation), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let record = RunRecord {
+            end: outcome.end,
+            duration: outcome.duration,
+            observation,
+            probe_error,
+            log,
+            selection: selection.cloned(),
+        };
+        self.tests_executed += record.tests_run();
+        self.check_visibility(&record, functions)?;
+        Ok(record)
+    }
+
+    /// The run tested the copy only if the tests loaded the copy's files.
+    fn check_visibility(&self, record: &RunRecord, functions: &[usize]) -> Result<(), TrialError> {
+        let Some(observation) = &record.observation else { return Ok(()) };
+        let original = std::fs::canonicalize(&self.context.manifest.root)
+            .unwrap_or_else(|_| self.context.manifest.root.clone());
+        for &function in functions {
+            let id = &self.context.plan.functions[function].id;
+            let Some(stats) = observation.targets.get(id) else { continue };
+            if let Some(file) =
+                stats.loaded_files.iter().find(|file| Path::new(file).starts_with(&original))
+                && stats.state == "other-file"
+            {
+                return Err(TrialError::CopyInvisible(format!(
+                    "the tests in a scratch copy imported {file} from the original tree (an editable install, or an absolute path in the configuration?)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Executor for CopyRunner<'_> {
+    fn try_group(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
+        if selection.is_some_and(BTreeSet::is_empty) {
+            return Ok(None);
+        }
+        let record = self.run(functions, selection, label)?;
+        let judgement = judge(self.context.baseline, self.context.timeout, &record);
+        Ok(Some((record, judgement)))
+    }
+
+    fn plan(&self) -> &Plan {
+        self.context.plan
+    }
+
+    fn announce(&self, verb: &str, message: String) {
+        if self.progress.is_hidden() {
+            self.context.shell.status(verb, format!("{message} ({})", self.name));
+        } else {
+            self.progress.set_message(format!("{} {message}", verb.to_lowercase()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_tree;
+
+    #[test]
+    fn copies_leave_out_version_control_state_and_environments() {
+        let source = tempfile::tempdir().expect("tempdir");
+        let root = source.path();
+        for (path, text) in [
+            ("src/m.py", "x = 1\n"),
+            (".git/HEAD", "ref"),
+            (".cachescan/journal.json", "{}"),
+            ("env/pyvenv.cfg", "home = /usr"),
+            ("env/lib.py", ""),
+        ] {
+            std::fs::create_dir_all(root.join(path).parent().expect("parent")).expect("mkdir");
+            std::fs::write(root.join(path), text).expect("write");
+        }
+        let destination = tempfile::tempdir().expect("tempdir");
+        copy_tree(root, destination.path()).expect("copy");
+        assert_eq!(
+            std::fs::read_to_string(destination.path().join("src/m.py")).expect("copied"),
+            "x = 1\n"
+        );
+        for left_out in [".git", ".cachescan", "env"] {
+            assert!(!destination.path().join(left_out).exists(), "{left_out} left out");
+        }
+    }
+}
