@@ -6,12 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --quiet
-venv="${CACHESCAN_VENV:-target/venv}"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pytest==9.2.0" "pytest-xdist==3.8.0"
-export PATH="$(cd "$venv/bin" && pwd):$PATH"
+PATH="$(bash .ci/venv):$PATH"
+export PATH
 
 status=0
 target/release/cachescan plan --manifest examples/shop/cachescan.yaml || status=$?

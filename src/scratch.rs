@@ -17,10 +17,12 @@ use indicatif::ProgressBar;
 use crate::interrupt::Interrupt;
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::probe::{self, ProbeSetup, ProbeTarget};
-use crate::process::{self, RunEnd, RunRequest};
+use crate::probe::{ProbeSetup, ProbeTarget};
+use crate::process;
 use crate::shell::Shell;
-use crate::trial::{Baseline, Executor, RunJudgement, RunRecord, TrialError, judge};
+use crate::trial::{
+    Baseline, Executor, PreparedRun, RunJudgement, RunRecord, TrialError, judge, log_name,
+};
 
 /// Directories a copy leaves out.
 const SKIPPED: &[&str] = &[
@@ -138,50 +140,28 @@ impl<'a> CopyRunner<'a> {
         }
         self.runs += 1;
         let setup = |error: std::io::Error| TrialError::Setup(format!("scratch copy: {error}"));
-        let slug: String =
-            label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let log = self.context.runs_dir.join(format!("{}-{:03}-{slug}.log", self.name, self.runs));
-        let output = self.probe.output_dir(self.runs).map_err(setup)?;
-        let selection_file = match selection {
-            Some(nodeids) => Some(self.probe.write_selection(self.runs, nodeids).map_err(setup)?),
-            None => None,
-        };
-        let mut env = self.context.manifest.env.clone();
-        env.extend(self.probe.environment(&output, selection_file.as_deref()));
-        let request = RunRequest {
-            argv: self.context.manifest.test_command.clone(),
-            cwd: self.root.clone(),
-            env,
-            env_remove: ProbeSetup::environment_removed(),
-            log: log.clone(),
-            timeout: self.context.timeout,
-        };
+        let log =
+            self.context.runs_dir.join(log_name(&format!("{}-", self.name), self.runs, label));
+        let prepared = PreparedRun::new(
+            &self.probe,
+            self.context.manifest,
+            &self.root,
+            log,
+            self.runs,
+            selection,
+            self.context.timeout,
+        )?;
         let patched = self.context.plan.patch_files(functions);
         for (file, bytes) in &patched {
             let relative = &self.context.plan.files[*file].relative;
             std::fs::write(self.root.join(relative), &bytes.bytes).map_err(setup)?;
         }
-        let outcome = process::run(&request, self.context.interrupt, |_| {});
+        let outcome = process::run(&prepared.request, self.context.interrupt, |_| {});
         for file in patched.keys() {
             let file = &self.context.plan.files[*file];
             std::fs::write(self.root.join(&file.relative), &file.bytes).map_err(setup)?;
         }
-        let outcome = outcome?;
-        if outcome.end == RunEnd::Interrupted || self.context.interrupt.is_set() {
-            return Err(TrialError::Interrupted);
-        }
-        let (observation, probe_error) = match probe::collect(&output) {
-            Ok(observation) => (Some(observation), None),
-            Err(error) => (None, Some(error.to_string())),
-        };
-        let record = RunRecord {
-            end: outcome.end,
-            duration: outcome.duration,
-            observation,
-            probe_error,
-            log,
-            selection: selection.cloned(),
-        };
+        let record = prepared.finish(outcome?, self.context.interrupt)?;
         self.tests_executed += record.tests_run();
         self.check_visibility(&record, functions)?;
         Ok(record)

@@ -281,46 +281,22 @@ impl<'a> Runner<'a> {
         }
         self.runs += 1;
         self.progress.set_position(self.runs as u64);
-        let slug: String =
-            label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let log = self.runs_dir.join(format!("{:03}-{slug}.log", self.runs));
-        let setup = |error: std::io::Error| TrialError::Setup(error.to_string());
-        let output = self.probe.output_dir(self.runs).map_err(setup)?;
-        let selection_file = match selection {
-            Some(nodeids) => Some(self.probe.write_selection(self.runs, nodeids).map_err(setup)?),
-            None => None,
-        };
-        let mut env = self.manifest.env.clone();
-        env.extend(self.probe.environment(&output, selection_file.as_deref()));
-        let request = RunRequest {
-            argv: self.manifest.test_command.clone(),
-            cwd: self.manifest.root.clone(),
-            env,
-            env_remove: ProbeSetup::environment_removed(),
-            log: log.clone(),
-            timeout: self.timeout,
-        };
-        let outcome = self.patch_and_run(functions, &request);
+        let log = self.runs_dir.join(log_name("", self.runs, label));
+        let prepared = PreparedRun::new(
+            &self.probe,
+            self.manifest,
+            &self.manifest.root,
+            log,
+            self.runs,
+            selection,
+            self.timeout,
+        )?;
+        let outcome = self.patch_and_run(functions, &prepared.request);
         let conflicts = self.journal.restore(false)?;
         if !conflicts.is_empty() {
             return Err(TrialError::RestoreIncomplete(conflicts));
         }
-        let outcome = outcome?;
-        if outcome.end == RunEnd::Interrupted || self.interrupt.is_set() {
-            return Err(TrialError::Interrupted);
-        }
-        let (observation, probe_error) = match probe::collect(&output) {
-            Ok(observation) => (Some(observation), None),
-            Err(error) => (None, Some(error.to_string())),
-        };
-        let record = RunRecord {
-            end: outcome.end,
-            duration: outcome.duration,
-            observation,
-            probe_error,
-            log,
-            selection: selection.cloned(),
-        };
+        let record = prepared.finish(outcome?, self.interrupt)?;
         self.tests_executed += record.tests_run();
         self.shell.verbose(
             "Ran",
@@ -621,6 +597,74 @@ pub(crate) fn judge(baseline: &Baseline, timeout: Duration, record: &RunRecord) 
                 RunJudgement::Clean
             }
         }
+    }
+}
+
+/// `002-confirm-pkg-mod-f.log`: runs in order, named by what they did.
+pub(crate) fn log_name(prefix: &str, run: usize, label: &str) -> String {
+    let slug: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    format!("{prefix}{run:03}-{slug}.log")
+}
+
+/// One test run prepared, in place or in a scratch copy: the request with the probe's
+/// environment, and where the probe will answer.
+pub(crate) struct PreparedRun {
+    pub request: RunRequest,
+    output: PathBuf,
+    selection: Option<BTreeSet<String>>,
+}
+
+impl PreparedRun {
+    pub(crate) fn new(
+        probe: &ProbeSetup,
+        manifest: &Manifest,
+        cwd: &std::path::Path,
+        log: PathBuf,
+        run: usize,
+        selection: Option<&BTreeSet<String>>,
+        timeout: Duration,
+    ) -> Result<Self, TrialError> {
+        let setup = |error: std::io::Error| TrialError::Setup(error.to_string());
+        let output = probe.output_dir(run).map_err(setup)?;
+        let selection_file = match selection {
+            Some(nodeids) => Some(probe.write_selection(run, nodeids).map_err(setup)?),
+            None => None,
+        };
+        let mut env = manifest.env.clone();
+        env.extend(probe.environment(&output, selection_file.as_deref()));
+        let request = RunRequest {
+            argv: manifest.test_command.clone(),
+            cwd: cwd.to_path_buf(),
+            env,
+            env_remove: ProbeSetup::environment_removed(),
+            log,
+            timeout,
+        };
+        Ok(Self { request, output, selection: selection.cloned() })
+    }
+
+    /// The record of the finished run (files already restored); an interrupt stops here.
+    pub(crate) fn finish(
+        self,
+        outcome: process::RunOutcome,
+        interrupt: &Interrupt,
+    ) -> Result<RunRecord, TrialError> {
+        if outcome.end == RunEnd::Interrupted || interrupt.is_set() {
+            return Err(TrialError::Interrupted);
+        }
+        let (observation, probe_error) = match probe::collect(&self.output) {
+            Ok(observation) => (Some(observation), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        Ok(RunRecord {
+            end: outcome.end,
+            duration: outcome.duration,
+            observation,
+            probe_error,
+            log: self.request.log,
+            selection: self.selection,
+        })
     }
 }
 

@@ -381,6 +381,9 @@ fn verdicts(report: &Value) -> BTreeMap<String, String> {
 fn json_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#""duration_s": \d+(\.\d+)?"#, r#""duration_s": "[duration_s]""#);
+    // Hashes change with every edit of the fixture; their own tests live in tests/scale.rs.
+    settings
+        .add_filter(r#""(manifest_sha256|source_sha256)": "[0-9a-f]{64}""#, r#""$1": "[sha256]""#);
     // Time inside a function is measured, so it varies from run to run.
     settings.add_filter(
         r#""(time_before_s|time_after_s|speedup)": \d+(\.\d+)?(e-?\d+)?"#,
