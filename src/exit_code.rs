@@ -34,7 +34,9 @@ impl From<ExitCode> for std::process::ExitCode {
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    nothing to report
-  1    findings: an unresolved pattern, an error hazard not allowed; apply: an unsafe or invisible function
-  2    the input or environment is unusable (invalid manifest, missing file, syntax error, no test runner)
-  3    a restore could not be completed (the backup is kept; see `cachescan restore`)
+  1    findings: an unresolved pattern or an error hazard not allowed (plan);
+       an unsafe or invisible function (apply, merge)
+  2    unusable input or environment: invalid manifest, missing file, syntax
+       error, no test runner, collection error, lock held, unfinished journal
+  3    a restore could not be completed (the backup is kept)
   130  interrupted (every file restored first)";

@@ -43,10 +43,14 @@ use crate::shell::{Shell, Verbosity};
 
 /// Parse the command line, run the command, print failures; returns the exit code.
 pub fn run() -> ExitCode {
-    let command =
-        Cli::command().after_long_help(exit_code::EXIT_CODES_HELP).mut_subcommand("plan", |plan| {
-            plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
-        });
+    let mut command = Cli::command().after_long_help(exit_code::EXIT_CODES_HELP);
+    for name in ["apply", "restore", "merge"] {
+        command =
+            command.mut_subcommand(name, |sub| sub.after_long_help(exit_code::EXIT_CODES_HELP));
+    }
+    let command = command.mut_subcommand("plan", |plan| {
+        plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
+    });
     let matches = command.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
