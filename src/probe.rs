@@ -197,19 +197,30 @@ impl ProbeSetup {
 
     /// The environment that loads the plugin into every pytest process of a run, and keeps
     /// bytecode out of the user's tree (and stale bytecode out of the run).
+    ///
+    /// `PYTHONPATH` and `PYTEST_ADDOPTS` are extended, never replaced: the manifest's
+    /// `project.env` value when it sets one, else ours.
     pub(crate) fn environment(
         &self,
+        project_env: &BTreeMap<String, String>,
         output: &Path,
         selection: Option<&Path>,
     ) -> BTreeMap<String, String> {
-        let plugin_dir = self.dir.path().display().to_string();
-        let python_path = match std::env::var("PYTHONPATH") {
-            Ok(existing) if !existing.is_empty() => format!("{plugin_dir}:{existing}"),
-            _ => plugin_dir,
+        let inherited = |name: &str| {
+            project_env
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+                .filter(|value| !value.is_empty())
         };
-        let addopts = match std::env::var("PYTEST_ADDOPTS") {
-            Ok(existing) if !existing.is_empty() => format!("{existing} -p cachescan_probe"),
-            _ => "-p cachescan_probe".to_owned(),
+        let plugin_dir = self.dir.path().display().to_string();
+        let python_path = match inherited("PYTHONPATH") {
+            Some(existing) => format!("{plugin_dir}:{existing}"),
+            None => plugin_dir,
+        };
+        let addopts = match inherited("PYTEST_ADDOPTS") {
+            Some(existing) => format!("{existing} -p cachescan_probe"),
+            None => "-p cachescan_probe".to_owned(),
         };
         let mut environment = BTreeMap::from([
             ("CACHESCAN_PROBE_OBSERVE".to_owned(), "1".to_owned()),

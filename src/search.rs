@@ -80,8 +80,10 @@ pub(crate) fn bisect(
     if rest.is_empty() {
         return Ok(());
     }
-    let screen_explained =
-        search.screen_has_tests && !culprits.is_empty() && search.broken.is_subset(&explained);
+    let screen_explained = !search.whole_suite
+        && search.screen_has_tests
+        && !culprits.is_empty()
+        && search.broken.is_subset(&explained);
     if screen_explained {
         for function in rest {
             evidence.insert(function, (screen.clone(), RunJudgement::Clean));
@@ -237,6 +239,10 @@ struct Search<'p> {
     unattributed: BTreeSet<String>,
     /// Whether the screen produced test outcomes (not a crash or timeout).
     screen_has_tests: bool,
+    /// The screen crashed, timed out, broke collection or lost tests (an import-time
+    /// failure): the call map cannot say which tests a function affects, so every later
+    /// run takes the whole suite and every function stays a suspect.
+    whole_suite: bool,
 }
 
 impl<'p> Search<'p> {
@@ -249,6 +255,12 @@ impl<'p> Search<'p> {
     ) -> Self {
         let broken = judgement.broken_nodeids();
         let screen_has_tests = screen.observation.is_some() && !broken.is_empty();
+        let collection_broke = screen
+            .observation
+            .as_ref()
+            .is_some_and(|observation| !observation.collect_errors.is_empty());
+        let lost_tests = matches!(judgement, RunJudgement::Broken { tests, .. } if tests.iter().any(|test| test.outcome.is_none()));
+        let whole_suite = !screen_has_tests || collection_broke || lost_tests;
         let mut attributed = BTreeSet::new();
         for &function in functions {
             if let Some(callers) = baseline.callers([plan.functions[function].id.as_str()]) {
@@ -256,7 +268,7 @@ impl<'p> Search<'p> {
             }
         }
         let unattributed = broken.difference(&attributed).cloned().collect();
-        Self { plan, baseline, broken, unattributed, screen_has_tests }
+        Self { plan, baseline, broken, unattributed, screen_has_tests, whole_suite }
     }
 
     fn id(&self, function: usize) -> &str {
@@ -266,6 +278,9 @@ impl<'p> Search<'p> {
     /// The tests a run of `group` needs: their callers plus the unattributed broken tests;
     /// `None` (the whole suite) when the call map cannot tell.
     fn selection(&self, group: &[usize]) -> Option<BTreeSet<String>> {
+        if self.whole_suite {
+            return None;
+        }
         let mut tests = self.baseline.callers(group.iter().map(|&function| self.id(function)))?;
         tests.extend(self.unattributed.iter().cloned());
         Some(tests)
@@ -274,7 +289,7 @@ impl<'p> Search<'p> {
     /// Suspects grouped by the broken tests they share. Without usable test outcomes, or
     /// when some broken test is not explained by the map, every function is one group.
     fn components(&self, functions: &[usize]) -> Vec<Vec<usize>> {
-        if !self.screen_has_tests || !self.unattributed.is_empty() {
+        if self.whole_suite || !self.unattributed.is_empty() {
             return vec![functions.to_vec()];
         }
         let mut unknown = Vec::new();

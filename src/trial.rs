@@ -584,7 +584,14 @@ pub(crate) fn judge(baseline: &Baseline, timeout: Duration, record: &RunRecord) 
             };
             let tests = verdict::broken_tests(&expected, observation, &baseline.failures);
             let collect_errors = observation.collect_errors.len();
-            if !tests.is_empty() {
+            if let Some((nodeid, message)) = observation.collect_errors.first() {
+                // Collection broke (an import-time failure): that is the news, not the
+                // tests that went missing because of it.
+                let reason = format!(
+                    "{collect_errors} collection error(s), the first in {nodeid}: {message}"
+                );
+                RunJudgement::Broken { tests, reason }
+            } else if !tests.is_empty() {
                 let reason =
                     format!("{} changed outcome", crate::report::plan::plural(tests.len(), "test"));
                 RunJudgement::Broken { tests, reason }
@@ -632,7 +639,7 @@ impl PreparedRun {
             None => None,
         };
         let mut env = manifest.env.clone();
-        env.extend(probe.environment(&output, selection_file.as_deref()));
+        env.extend(probe.environment(&manifest.env, &output, selection_file.as_deref()));
         let request = RunRequest {
             argv: manifest.test_command.clone(),
             cwd: cwd.to_path_buf(),

@@ -286,13 +286,12 @@ pub(crate) fn decide(
                     timing,
                 },
                 RunJudgement::Clean => {
-                    let never_called = trial
-                        .baseline
-                        .callers([function.id.as_str()])
-                        .is_some_and(|callers| callers.is_empty());
-                    let (verdict, detail) = if never_called
-                        && stats.as_ref().is_some_and(|stats| stats.state == "stats")
+                    let (verdict, detail) = if record.selection.is_some()
+                        && stats.as_ref().is_none_or(|stats| stats.state != "stats")
+                        && never_called_by_a_test(&trial.baseline, &function.id)
                     {
+                        // The judging run left out the tests that do not call it, so it
+                        // may not have loaded the module at all: the baseline knows better.
                         (
                             Verdict::NotCalled,
                             "loaded by the tests; the baseline's call map shows no test calls it"
@@ -313,6 +312,17 @@ pub(crate) fn decide(
             }
         })
         .collect()
+}
+
+/// The baseline loaded the function's module and no test (nor anything outside tests that
+/// the observer saw) called it.
+fn never_called_by_a_test(baseline: &crate::trial::Baseline, id: &str) -> bool {
+    let loaded = baseline
+        .observation
+        .targets
+        .get(id)
+        .is_some_and(|stats| matches!(stats.state.as_str(), "not-wrapped" | "stats"));
+    loaded && baseline.callers([id]).is_some_and(|callers| callers.is_empty())
 }
 
 /// Time inside `id` during the tests of `record`, in the baseline and in `record`.

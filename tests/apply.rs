@@ -866,3 +866,20 @@ fn a_lock_held_by_a_live_process_refuses_the_run() {
     );
     project.assert_unchanged();
 }
+
+#[test]
+fn a_function_that_breaks_the_import_is_unsafe_and_project_env_extends_pythonpath() {
+    let project = Project::copy("import_time");
+    let run = project.cachescan(&["apply", "--format", "json"]);
+    run.assert_code(FINDINGS);
+    project.assert_unchanged();
+    let report = run.stdout_json();
+    let reverse = target(&report, "colors.names:reverse");
+    assert_eq!(reverse["verdict"], "unsafe", "{reverse:#}");
+    let detail = reverse["detail"].as_str().expect("detail");
+    assert!(detail.contains("collection error"), "{detail}");
+    assert!(detail.contains("unhashable type"), "{detail}");
+    for safe in ["colors.names:normalize", "colors.names:to_hex"] {
+        assert_eq!(target(&report, safe)["verdict"], "safe", "{report:#}");
+    }
+}

@@ -232,6 +232,15 @@ pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) ->
     out
 }
 
+/// Broken tests listed per function in human and Markdown output; JSON has them all.
+const SHOWN_BROKEN_TESTS: usize = 10;
+
+/// "... and 360 more" after the listed broken tests, or nothing.
+fn more_broken_tests(target: &TargetVerdict) -> Option<String> {
+    let more = target.broken_tests.len().saturating_sub(SHOWN_BROKEN_TESTS);
+    (more > 0).then(|| format!("... and {more} more (all of them are in the JSON report)"))
+}
+
 /// A finding as plain text, for merged reports (no sources at hand).
 fn finding_text(target: &TargetVerdict) -> String {
     let mut text = format!(
@@ -242,8 +251,11 @@ fn finding_text(target: &TargetVerdict) -> String {
         target.line,
         target.detail
     );
-    for test in &target.broken_tests {
+    for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
         text.push_str(&format!("  {}: {}\n", test.nodeid, test.message.as_deref().unwrap_or("")));
+    }
+    if let Some(more) = more_broken_tests(target) {
+        text.push_str(&format!("  {more}\n"));
     }
     text
 }
@@ -260,7 +272,7 @@ fn verdict_diagnostic(
         Verdict::Unsafe => {
             let mut message =
                 format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
-            for test in &target.broken_tests {
+            for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
                 let outcome = test.outcome.as_deref().unwrap_or("missing");
                 message.push_str(&format!(
                     "\n  {} ({} -> {outcome})",
@@ -270,6 +282,9 @@ fn verdict_diagnostic(
                 if let Some(first_line) = &test.message {
                     message.push_str(&format!(": {first_line}"));
                 }
+            }
+            if let Some(more) = more_broken_tests(target) {
+                message.push_str(&format!("\n  {more}"));
             }
             (message, "unsafe to cache", unsafe_help(target, function))
         }
@@ -294,7 +309,20 @@ fn verdict_diagnostic(
 
 fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) -> String {
     let has = |code: HazardCode| function.hazards.iter().any(|hazard| hazard.code == code);
-    if target.detail.contains("timed out") {
+    let failed_with = |text: &str| {
+        target.detail.contains(text)
+            || target
+                .broken_tests
+                .iter()
+                .any(|test| test.message.as_deref().is_some_and(|message| message.contains(text)))
+    };
+    if failed_with("unhashable type") {
+        "a call passes an unhashable argument (list, dict, set), and lru_cache raises TypeError; take tuples or frozensets".to_owned()
+    } else if failed_with("RecursionError") || failed_with("maximum recursion depth") {
+        "with the cache, hashing an argument calls the function again (e.g. `__hash__` reads this property): leave it uncached".to_owned()
+    } else if failed_with("collection error") {
+        "with the cache, importing the module fails: the function runs at import time with arguments the cache cannot take".to_owned()
+    } else if target.detail.contains("timed out") {
         "with the cache a test hung; the function's repeated calls must have an effect (waiting, polling)".to_owned()
     } else if has(HazardCode::ReturnsMutable) {
         "the caller mutates the returned object, which the cache shares; return a tuple (or a copy) instead".to_owned()
@@ -335,12 +363,15 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
                 target.verdict.as_str(),
                 target.detail.replace('|', "\\|")
             ));
-            for test in &target.broken_tests {
+            for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
                 out.push_str(&format!(
                     "  - `{}`: {}\n",
                     test.nodeid,
                     test.message.as_deref().unwrap_or("")
                 ));
+            }
+            if let Some(more) = more_broken_tests(target) {
+                out.push_str(&format!("  - {more}\n"));
             }
         }
     }
