@@ -32,10 +32,38 @@ pub(crate) fn remove_leftovers(state_dir: &Path) {
 }
 const PROBE_VERSION: u32 = 1;
 
-/// A private directory holding the plugin, the target list and the bytecode cache.
+/// A private directory holding the plugin and the target list, and the private bytecode
+/// cache the runs use.
 #[derive(Debug)]
 pub(crate) struct ProbeSetup {
     dir: tempfile::TempDir,
+    bytecode: BytecodeCache,
+}
+
+/// `PYTHONPYCACHEPREFIX` for test runs. Every `.pyc` goes here, never into a `__pycache__`
+/// of the user's tree. Bytecode of the interpreter's and the environment's modules is kept
+/// from run to run (compiling pytest anew each run would cost more than the probe), while
+/// the bytecode of the project tree is removed after every run, so a `.pyc` of one patch set
+/// (same size, same second) can never stand in for another.
+#[derive(Debug, Clone)]
+pub(crate) struct BytecodeCache {
+    prefix: PathBuf,
+    project_root: PathBuf,
+}
+
+impl BytecodeCache {
+    pub(crate) fn new(prefix: PathBuf, project_root: &Path) -> Self {
+        Self { prefix, project_root: project_root.to_path_buf() }
+    }
+
+    /// Forget the bytecode of the project's files (before and after each run).
+    pub(crate) fn forget_project(&self) {
+        let canonical = std::fs::canonicalize(&self.project_root).ok();
+        for root in std::iter::once(self.project_root.clone()).chain(canonical) {
+            let relative = root.strip_prefix("/").unwrap_or(&root);
+            let _ = std::fs::remove_dir_all(self.prefix.join(relative));
+        }
+    }
 }
 
 /// One function the probe looks up.
@@ -176,13 +204,22 @@ pub(crate) enum ProbeError {
 impl ProbeSetup {
     /// Inside `.cachescan/` (ignored by git), so `cachescan restore` can clean up what a
     /// killed run left behind.
-    pub(crate) fn new(state_dir: &Path, targets: &[ProbeTarget]) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        state_dir: &Path,
+        targets: &[ProbeTarget],
+        bytecode: BytecodeCache,
+    ) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new().prefix(PROBE_DIR_PREFIX).tempdir_in(state_dir)?;
         std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
         let list = serde_json::json!({ "version": 1, "targets": targets });
         std::fs::write(dir.path().join("targets.json"), list.to_string())?;
-        std::fs::create_dir_all(dir.path().join("pycache"))?;
-        Ok(Self { dir })
+        std::fs::create_dir_all(&bytecode.prefix)?;
+        bytecode.forget_project();
+        Ok(Self { dir, bytecode })
+    }
+
+    pub(crate) fn bytecode(&self) -> &BytecodeCache {
+        &self.bytecode
     }
 
     /// A fresh, empty output directory for one run.
@@ -231,11 +268,7 @@ impl ProbeSetup {
                 "CACHESCAN_PROBE_TARGETS".to_owned(),
                 self.dir.path().join("targets.json").display().to_string(),
             ),
-            ("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()),
-            (
-                "PYTHONPYCACHEPREFIX".to_owned(),
-                self.dir.path().join("pycache").display().to_string(),
-            ),
+            ("PYTHONPYCACHEPREFIX".to_owned(), self.bytecode.prefix.display().to_string()),
         ]);
         if let Some(selection) = selection {
             environment
@@ -258,7 +291,9 @@ impl ProbeSetup {
 
     /// Variables that must not leak into a run from our own environment.
     pub(crate) fn environment_removed() -> Vec<String> {
-        vec!["CACHESCAN_PROBE_OWNER".to_owned()]
+        // Bytecode goes to the private prefix; a user's PYTHONDONTWRITEBYTECODE would make
+        // every run compile pytest and the standard library again.
+        vec!["CACHESCAN_PROBE_OWNER".to_owned(), "PYTHONDONTWRITEBYTECODE".to_owned()]
     }
 }
 

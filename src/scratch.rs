@@ -17,7 +17,7 @@ use indicatif::ProgressBar;
 use crate::interrupt::Interrupt;
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::probe::{ProbeSetup, ProbeTarget};
+use crate::probe::{BytecodeCache, ProbeSetup, ProbeTarget};
 use crate::process;
 use crate::shell::Shell;
 use crate::trial::{
@@ -75,6 +75,7 @@ pub(crate) struct CopyContext<'a> {
     pub baseline: &'a Baseline,
     pub timeout: Duration,
     pub runs_dir: &'a Path,
+    pub state_dir: &'a Path,
 }
 
 /// Runs patch sets in one scratch copy.
@@ -116,7 +117,10 @@ impl<'a> CopyRunner<'a> {
                 path: root.join(&context.plan.files[function.file].relative),
             })
             .collect();
-        let probe = ProbeSetup::new(dir.path(), &targets).map_err(setup)?;
+        // The main tree's bytecode prefix holds compiled pytest and standard library; the
+        // copy's project files get a subtree of their own, forgotten after each run.
+        let bytecode = BytecodeCache::new(context.state_dir.join("pycache"), &root);
+        let probe = ProbeSetup::new(dir.path(), &targets, bytecode).map_err(setup)?;
         Ok(Self {
             context,
             _dir: dir,

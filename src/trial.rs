@@ -14,7 +14,7 @@ use crate::interrupt::Interrupt;
 use crate::journal::{Conflict, Journal, JournalError};
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::probe::{self, Observation, ProbeSetup, ProbeTarget};
+use crate::probe::{self, BytecodeCache, Observation, ProbeSetup, ProbeTarget};
 use crate::process::{self, RunEnd, RunRequest, SpawnError};
 use crate::shell::Shell;
 use crate::verdict::{self, BrokenTest};
@@ -223,8 +223,12 @@ impl<'a> Runner<'a> {
                 path: plan.files[function.file].path.clone(),
             })
             .collect();
-        let probe = ProbeSetup::new(state_dir, &targets)
-            .map_err(|error| TrialError::Setup(error.to_string()))?;
+        let probe = ProbeSetup::new(
+            state_dir,
+            &targets,
+            BytecodeCache::new(state_dir.join("pycache"), &manifest.root),
+        )
+        .map_err(|error| TrialError::Setup(error.to_string()))?;
         let runs_dir = state_dir.join("runs");
         let _ = std::fs::remove_dir_all(&runs_dir);
         crate::fsio::create_dir_all(&runs_dir)
@@ -468,6 +472,7 @@ impl<'a> Runner<'a> {
             baseline,
             timeout: self.timeout,
             runs_dir: &self.runs_dir,
+            state_dir: &self.state_dir,
         };
         Some((context, self.progress.clone()))
     }
@@ -620,6 +625,7 @@ pub(crate) struct PreparedRun {
     pub request: RunRequest,
     output: PathBuf,
     selection: Option<BTreeSet<String>>,
+    bytecode: BytecodeCache,
 }
 
 impl PreparedRun {
@@ -648,7 +654,12 @@ impl PreparedRun {
             log,
             timeout,
         };
-        Ok(Self { request, output, selection: selection.cloned() })
+        Ok(Self {
+            request,
+            output,
+            selection: selection.cloned(),
+            bytecode: probe.bytecode().clone(),
+        })
     }
 
     /// The record of the finished run (files already restored); an interrupt stops here.
@@ -657,6 +668,7 @@ impl PreparedRun {
         outcome: process::RunOutcome,
         interrupt: &Interrupt,
     ) -> Result<RunRecord, TrialError> {
+        self.bytecode.forget_project();
         if outcome.end == RunEnd::Interrupted || interrupt.is_set() {
             return Err(TrialError::Interrupted);
         }
