@@ -72,7 +72,8 @@ pub(crate) struct CopyContext<'a> {
     pub plan: &'a Plan,
     pub shell: &'a Shell,
     pub interrupt: &'a Interrupt,
-    pub baseline: &'a Baseline,
+    /// `None` only for the screen that runs while the baseline is still running.
+    pub baseline: Option<&'a Baseline>,
     pub timeout: Duration,
     pub runs_dir: &'a Path,
     pub state_dir: &'a Path,
@@ -171,6 +172,12 @@ impl<'a> CopyRunner<'a> {
         Ok(record)
     }
 
+    /// The screen (every function patched, the whole suite), run here while the baseline
+    /// runs in place.
+    pub(crate) fn screen(&mut self, functions: &[usize]) -> Result<RunRecord, TrialError> {
+        self.run(functions, None, "screen")
+    }
+
     /// The run tested the copy only if the tests loaded the copy's files.
     fn check_visibility(&self, record: &RunRecord, functions: &[usize]) -> Result<(), TrialError> {
         let Some(observation) = &record.observation else { return Ok(()) };
@@ -203,7 +210,12 @@ impl Executor for CopyRunner<'_> {
             return Ok(None);
         }
         let record = self.run(functions, selection, label)?;
-        let judgement = judge(self.context.baseline, self.context.timeout, &record);
+        let Some(baseline) = self.context.baseline else {
+            return Err(TrialError::Setup(
+                "a scratch copy judged a run before the baseline".to_owned(),
+            ));
+        };
+        let judgement = judge(baseline, self.context.timeout, &record);
         Ok(Some((record, judgement)))
     }
 

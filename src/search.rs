@@ -43,14 +43,21 @@ type Suspect = (usize, Option<Judged>);
 pub(crate) fn bisect(
     runner: &mut Runner<'_>,
     functions: Vec<usize>,
+    screen: Option<RunRecord>,
     evidence: &mut Evidence,
     jobs: &mut JobsInfo,
 ) -> Result<(), TrialError> {
     if functions.is_empty() {
         return Ok(());
     }
-    runner.announce("Screening", plural(functions.len(), "target"));
-    let screen = runner.run_group(&functions, None, "screen")?;
+    let screen = match screen {
+        // Already run in a scratch copy, beside the baseline.
+        Some(screen) => screen,
+        None => {
+            runner.announce("Screening", plural(functions.len(), "target"));
+            runner.run_group(&functions, None, "screen")?
+        }
+    };
     let screen_judgement = runner.judge(&screen);
     if screen_judgement.is_clean() {
         for function in functions {

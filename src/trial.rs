@@ -445,6 +445,75 @@ impl<'a> Runner<'a> {
         Ok(observation)
     }
 
+    /// Whether the cached baseline would be reused.
+    fn baseline_is_cached(&self) -> bool {
+        !self.options.fresh_baseline
+            && crate::baseline::load(
+                &self.state_dir,
+                &crate::baseline::cache_key(self.manifest, self.plan),
+            )
+            .is_some()
+    }
+
+    /// With `--jobs` and no cached baseline: the screen runs in a scratch copy while the
+    /// baseline runs in place (they do not depend on each other). A screen whose copy the
+    /// tests did not import is dropped and runs in place later.
+    /// The screen comes back as `Err(reason)` when copies are invisible to the tests.
+    fn baseline_beside_screen(
+        &mut self,
+        functions: &[usize],
+    ) -> Result<(Baseline, Result<Option<RunRecord>, String>), TrialError> {
+        // Owned copies, so the screen's thread borrows nothing of `self` while the baseline
+        // runs through `&mut self`.
+        let (runs_dir, state_dir) = (self.runs_dir.clone(), self.state_dir.clone());
+        let context = crate::scratch::CopyContext {
+            manifest: self.manifest,
+            plan: self.plan,
+            shell: self.shell,
+            interrupt: self.interrupt,
+            baseline: None,
+            timeout: self.timeout,
+            runs_dir: &runs_dir,
+            state_dir: &state_dir,
+        };
+        let progress = self.progress.clone();
+        let (baseline, screen) = std::thread::scope(|scope| {
+            let screen = scope.spawn(move || {
+                let mut copy = crate::scratch::CopyRunner::new(context, 0, progress)?;
+                copy.announce(
+                    "Screening",
+                    format!(
+                        "{} beside the baseline",
+                        crate::report::plan::plural(functions.len(), "target")
+                    ),
+                );
+                let record = copy.screen(functions);
+                Ok::<_, TrialError>((record, copy.runs, copy.tests_executed))
+            });
+            let baseline = self.baseline();
+            (baseline, screen.join())
+        });
+        let baseline = baseline?;
+        let screen = match screen {
+            Ok(Ok((record, runs, tests_executed))) => {
+                self.add_runs(runs, tests_executed);
+                match record {
+                    Ok(record) => Ok(Some(record)),
+                    Err(TrialError::CopyInvisible(reason)) => {
+                        self.shell.warn(format!(
+                            "{reason}; scratch copies are not used, runs continue in place, one at a time"
+                        ));
+                        Err(reason)
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(Err(error)) => return Err(error),
+            Err(_) => Ok(None),
+        };
+        Ok((baseline, screen))
+    }
+
     /// Compare a patched run with the baseline, over the tests the run was limited to.
     pub(crate) fn judge(&self, record: &RunRecord) -> RunJudgement {
         match &self.baseline {
@@ -469,7 +538,7 @@ impl<'a> Runner<'a> {
             plan: self.plan,
             shell: self.shell,
             interrupt: self.interrupt,
-            baseline,
+            baseline: Some(baseline),
             timeout: self.timeout,
             runs_dir: &self.runs_dir,
             state_dir: &self.state_dir,
@@ -511,7 +580,21 @@ impl<'a> Runner<'a> {
         functions: Vec<usize>,
         shard: Option<crate::shard::Shard>,
     ) -> Result<TrialResult, TrialError> {
-        let baseline = self.baseline()?;
+        let parallel_screen = strategy == Strategy::Bisect
+            && self.jobs() > 1
+            && shard.is_none()
+            && !functions.is_empty()
+            && !self.baseline_is_cached();
+        let (baseline, early_screen) = if parallel_screen {
+            self.baseline_beside_screen(&functions)?
+        } else {
+            (self.baseline()?, Ok(None))
+        };
+        // A screen whose copy the tests did not see settles that copies are of no use.
+        let (early_screen, fallback) = match early_screen {
+            Ok(screen) => (screen, None),
+            Err(reason) => (None, Some(reason)),
+        };
         let assigned = shard.map(|shard| crate::shard::assign(self.plan, &baseline, shard));
         let functions: Vec<usize> = match &assigned {
             Some(assigned) => {
@@ -529,7 +612,8 @@ impl<'a> Runner<'a> {
             );
         }
         let mut evidence = BTreeMap::new();
-        let mut jobs = JobsInfo { requested: self.options.jobs, used: 1, fallback: None };
+        let used = if early_screen.is_some() { 2 } else { 1 };
+        let mut jobs = JobsInfo { requested: self.options.jobs, used, fallback };
         match strategy {
             Strategy::Individual => {
                 let singles = functions.into_iter().map(|function| vec![function]).collect();
@@ -548,7 +632,7 @@ impl<'a> Runner<'a> {
                 evidence.extend(tried.into_iter().flatten());
             }
             Strategy::Bisect => {
-                crate::search::bisect(&mut self, functions, &mut evidence, &mut jobs)?
+                crate::search::bisect(&mut self, functions, early_screen, &mut evidence, &mut jobs)?
             }
         }
         self.progress.finish_and_clear();
