@@ -71,6 +71,8 @@ def generate(root, targets, culprits, tests_per_target, work, test_work=0):
                     f"    first = core.f_{index}(1)\n    first.append(99)\n"
                     f"    assert core.f_{index}(1) == [1, {index}]\n"
                 )
+            elif index < culprits:
+                body = f"    for _ in range(20):\n        assert core.f_{index}({test % 3})[1] == {index}\n"
             else:
                 body = (
                     f"    assert sum(i % 7 for i in range({test_work})) >= 0\n"
@@ -199,9 +201,16 @@ def scenario_jobs(binary, workdir, env):
     root = os.path.join(workdir, "eight_culprits")
     generate(root, targets=64, culprits=8, tests_per_target=4, work=20000)
     apply_json(binary, root, env)  # compile the interpreter's bytecode once, like a second apply
-    one, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "1")
+    one, report = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "1")
     two, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "2")
-    return [("--jobs 2 / --jobs 1 wall time, 8 culprits", two / one, "<= 0.65")]
+    if report["baseline"]["failed"]:
+        sys.exit("the generated suite must pass unpatched")
+    individual_one, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "1", "--strategy", "individual")
+    individual_two, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "2", "--strategy", "individual")
+    return [
+        ("--jobs 2 / --jobs 1 wall time, 8 culprits (bisect)", two / one, "<= 0.65"),
+        ("--jobs 2 / --jobs 1 wall time, 8 culprits (individual)", individual_two / individual_one, "-"),
+    ]
 
 
 def machine():
