@@ -23,7 +23,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::{Run, Scratch, assert_same_tree, repository_path, tree_contents};
+use common::Run;
+use common::project::{Project, search_path, target, targets, verdicts};
 use serde_json::Value;
 
 /// Exit codes (see `src/exit_code.rs`).
@@ -51,47 +52,7 @@ const DECORATOR: &str = "@functools.lru_cache";
 // ---------------------------------------------------------------------------------------------
 // Helpers: scratch projects, running cachescan, processes.
 
-/// `PATH` for cachescan and its test runs: `CACHESCAN_TEST_PYTHON_BIN` first, when set.
-fn search_path() -> String {
-    let inherited = std::env::var("PATH").unwrap_or_default();
-    match std::env::var("CACHESCAN_TEST_PYTHON_BIN") {
-        Ok(python_bin) if !python_bin.is_empty() => format!("{python_bin}:{inherited}"),
-        _ => inherited,
-    }
-}
-
-/// Whether a relative path (as `tree_contents` spells it) is a Python or pytest cache.
-fn is_cache(relative: &str) -> bool {
-    relative.split('/').any(|component| matches!(component, "__pycache__" | ".pytest_cache"))
-}
-
-/// A scratch copy of one fixture, with what the fixture held.
-#[derive(Debug)]
-struct Project {
-    scratch: Scratch,
-    /// Every directory and file of the fixture (caches left out), as `tree_contents` gives them.
-    original: BTreeMap<String, Option<Vec<u8>>>,
-}
-
 impl Project {
-    /// A scratch copy of `tests/fixtures/<fixture>`.
-    fn copy(fixture: &str) -> Project {
-        let relative = format!("tests/fixtures/{fixture}");
-        let original = tree_contents(&repository_path(&relative))
-            .into_iter()
-            .filter(|(path, _)| !is_cache(path) && !path.starts_with(".cachescan/"))
-            .collect();
-        Project { scratch: Scratch::copy_of(&relative), original }
-    }
-
-    fn root(&self) -> &Path {
-        self.scratch.root()
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.scratch.path(relative)
-    }
-
     /// The fixture's bytes of one file.
     fn original_bytes(&self, relative: &str) -> &[u8] {
         self.original
@@ -103,24 +64,6 @@ impl Project {
     fn read(&self, relative: &str) -> Vec<u8> {
         let path = self.path(relative);
         std::fs::read(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
-    }
-
-    /// Replace a file of the scratch copy, and expect it so from now on.
-    fn rewrite(&mut self, relative: &str, contents: &str) {
-        self.scratch.write(relative, contents);
-        self.original.insert(relative.to_owned(), Some(contents.as_bytes().to_vec()));
-    }
-
-    /// Run `cachescan <args>` here, with the Python of the tests on `PATH`.
-    fn cachescan(&self, args: &[&str]) -> Run {
-        self.cachescan_with_env(args, &[])
-    }
-
-    fn cachescan_with_env(&self, args: &[&str], environment: &[(&str, &str)]) -> Run {
-        let path = search_path();
-        let mut environment = environment.to_vec();
-        environment.push(("PATH", &path));
-        common::run_with_env(self.root(), args, &environment)
     }
 
     /// Whether `.cachescan/journal.json` exists.
@@ -147,17 +90,6 @@ impl Project {
     fn is_patched(&self, relative: &str) -> bool {
         std::fs::read(self.path(relative))
             .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(DECORATOR))
-    }
-
-    /// Panic unless the tree is byte for byte the fixture, with nothing new outside
-    /// `.cachescan/`.
-    #[track_caller]
-    fn assert_unchanged(&self) {
-        let actual: BTreeMap<String, Option<Vec<u8>>> = tree_contents(self.root())
-            .into_iter()
-            .filter(|(path, _)| !path.starts_with(".cachescan/"))
-            .collect();
-        assert_same_tree(&self.original, &actual);
     }
 
     /// The state directory's backup path as cachescan names it (the scratch path, or its
@@ -351,30 +283,6 @@ fn assert_all_gone(what: &str, survivors: impl Fn() -> Vec<u32>) {
         assert!(Instant::now() < deadline, "{what} still running: pids {left:?}");
         std::thread::sleep(POLL);
     }
-}
-
-/// The report's targets by id.
-fn targets(report: &Value) -> BTreeMap<String, Value> {
-    report["targets"]
-        .as_array()
-        .unwrap_or_else(|| panic!("`targets` is not an array: {report:#}"))
-        .iter()
-        .map(|target| (target["id"].as_str().expect("a target id").to_owned(), target.clone()))
-        .collect()
-}
-
-/// One target of the report.
-#[track_caller]
-fn target(report: &Value, id: &str) -> Value {
-    targets(report).remove(id).unwrap_or_else(|| panic!("no target {id} in {report:#}"))
-}
-
-/// Every target's verdict, by id.
-fn verdicts(report: &Value) -> BTreeMap<String, String> {
-    targets(report)
-        .into_iter()
-        .map(|(id, target)| (id, target["verdict"].as_str().expect("a verdict").to_owned()))
-        .collect()
 }
 
 /// Snapshot settings for the JSON report: its duration hidden.

@@ -18,10 +18,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
-use common::{Run, Scratch, assert_same_tree, repository_path, tree_contents};
+use common::project::{Project, target, targets, verdicts};
+use common::{Run, repository_path};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -47,69 +48,11 @@ const CULPRITS: [&str; 4] = [
 // ---------------------------------------------------------------------------------------------
 // Helpers: scratch projects, running cachescan, reading reports.
 
-/// `PATH` for cachescan and its test runs: `CACHESCAN_TEST_PYTHON_BIN` first, when set.
-fn search_path() -> String {
-    let inherited = std::env::var("PATH").unwrap_or_default();
-    match std::env::var("CACHESCAN_TEST_PYTHON_BIN") {
-        Ok(python_bin) if !python_bin.is_empty() => format!("{python_bin}:{inherited}"),
-        _ => inherited,
-    }
-}
-
-/// Whether a relative path (as `tree_contents` spells it) is a Python or pytest cache.
-fn is_cache(relative: &str) -> bool {
-    relative.split('/').any(|component| matches!(component, "__pycache__" | ".pytest_cache"))
-}
-
-/// A scratch copy of one fixture, with what the fixture held.
-#[derive(Debug)]
-struct Project {
-    scratch: Scratch,
-    /// Every directory and file of the fixture (caches left out), as `tree_contents` gives them.
-    original: BTreeMap<String, Option<Vec<u8>>>,
-}
-
 impl Project {
-    /// A scratch copy of `tests/fixtures/<fixture>`.
-    fn copy(fixture: &str) -> Project {
-        let relative = format!("tests/fixtures/{fixture}");
-        let original = tree_contents(&repository_path(&relative))
-            .into_iter()
-            .filter(|(path, _)| !is_cache(path) && !path.starts_with(".cachescan/"))
-            .collect();
-        Project { scratch: Scratch::copy_of(&relative), original }
-    }
-
-    fn root(&self) -> &Path {
-        self.scratch.root()
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.scratch.path(relative)
-    }
-
     fn read_text(&self, relative: &str) -> String {
         let path = self.path(relative);
         std::fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
-    }
-
-    /// Replace a file of the scratch copy, and expect it so from now on.
-    fn rewrite(&mut self, relative: &str, contents: &str) {
-        self.scratch.write(relative, contents);
-        self.original.insert(relative.to_owned(), Some(contents.as_bytes().to_vec()));
-    }
-
-    /// Run `cachescan <args>` here, with the Python of the tests on `PATH`.
-    fn cachescan(&self, args: &[&str]) -> Run {
-        self.cachescan_with_env(args, &[])
-    }
-
-    fn cachescan_with_env(&self, args: &[&str], environment: &[(&str, &str)]) -> Run {
-        let path = search_path();
-        let mut environment = environment.to_vec();
-        environment.push(("PATH", &path));
-        common::run_with_env(self.root(), args, &environment)
     }
 
     /// `cachescan apply --format json <extra>`: the run must end with `expected`, leave the
@@ -124,44 +67,11 @@ impl Project {
         let report = run.stdout_json();
         (run, report)
     }
-
-    /// Panic unless the tree is byte for byte the fixture, with nothing new outside
-    /// `.cachescan/`.
-    #[track_caller]
-    fn assert_unchanged(&self) {
-        let actual: BTreeMap<String, Option<Vec<u8>>> = tree_contents(self.root())
-            .into_iter()
-            .filter(|(path, _)| !path.starts_with(".cachescan/"))
-            .collect();
-        assert_same_tree(&self.original, &actual);
-    }
-}
-
-/// The report's targets by id.
-fn targets(report: &Value) -> BTreeMap<String, Value> {
-    target_list(report)
-        .iter()
-        .map(|target| (target["id"].as_str().expect("a target id").to_owned(), target.clone()))
-        .collect()
 }
 
 /// The report's targets in the report's order.
 fn target_list(report: &Value) -> &Vec<Value> {
     report["targets"].as_array().unwrap_or_else(|| panic!("`targets` is not an array: {report:#}"))
-}
-
-/// One target of the report.
-#[track_caller]
-fn target(report: &Value, id: &str) -> Value {
-    targets(report).remove(id).unwrap_or_else(|| panic!("no target {id} in {report:#}"))
-}
-
-/// Every target's verdict, by id.
-fn verdicts(report: &Value) -> BTreeMap<String, String> {
-    targets(report)
-        .into_iter()
-        .map(|(id, target)| (id, target["verdict"].as_str().expect("a verdict").to_owned()))
-        .collect()
 }
 
 /// (id, verdict, hits, misses) of every target, in the report's order.

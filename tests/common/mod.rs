@@ -9,6 +9,8 @@
 
 #![allow(dead_code, reason = "each test crate uses its own subset of these helpers")]
 
+pub mod project;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
