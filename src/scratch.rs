@@ -200,23 +200,20 @@ impl<'a> CopyRunner<'a> {
 }
 
 impl Executor for CopyRunner<'_> {
-    fn try_group(
+    fn run_patched(
         &mut self,
         functions: &[usize],
         selection: Option<&BTreeSet<String>>,
         label: &str,
-    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
-        if selection.is_some_and(BTreeSet::is_empty) {
-            return Ok(None);
-        }
-        let record = self.run(functions, selection, label)?;
-        let Some(baseline) = self.context.baseline else {
-            return Err(TrialError::Setup(
-                "a scratch copy judged a run before the baseline".to_owned(),
-            ));
-        };
-        let judgement = judge(baseline, self.context.timeout, &record);
-        Ok(Some((record, judgement)))
+    ) -> Result<RunRecord, TrialError> {
+        self.run(functions, selection, label)
+    }
+
+    fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, TrialError> {
+        let baseline = self.context.baseline.ok_or_else(|| {
+            TrialError::Setup("a scratch copy judged a run before the baseline".to_owned())
+        })?;
+        Ok(judge(baseline, self.context.timeout, record))
     }
 
     fn plan(&self) -> &Plan {

@@ -552,22 +552,6 @@ impl<'a> Runner<'a> {
         self.tests_executed += tests_executed;
     }
 
-    /// Run a group and judge it. A group limited to no test at all cannot change any
-    /// outcome and is clean without a run.
-    pub(crate) fn try_group(
-        &mut self,
-        functions: &[usize],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
-        if selection.is_some_and(BTreeSet::is_empty) {
-            return Ok(None);
-        }
-        let record = self.run_group(functions, selection, label)?;
-        let judgement = self.judge(&record);
-        Ok(Some((record, judgement)))
-    }
-
     /// The current baseline (after [`Runner::baseline`]).
     pub(crate) fn baseline_ref(&self) -> Option<&Baseline> {
         self.baseline.as_ref()
@@ -779,30 +763,53 @@ fn executor_id(executor: &dyn Executor, function: usize) -> String {
 /// Where patched test runs happen: the user's tree through the journal ([`Runner`]), or a
 /// scratch copy ([`crate::scratch::CopyRunner`]). The culprit search works on either.
 pub(crate) trait Executor {
-    /// Run `functions` patched, limited to `selection`; `None` when the selection is empty
-    /// (no test can change, so the group is clean without a run).
-    fn try_group(
+    /// Run `functions` patched, limited to `selection` (`None`: the whole suite), and put
+    /// every file back.
+    fn run_patched(
         &mut self,
         functions: &[usize],
         selection: Option<&BTreeSet<String>>,
         label: &str,
-    ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError>;
+    ) -> Result<RunRecord, TrialError>;
+
+    /// Compare a run with the baseline.
+    fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, TrialError>;
 
     /// Say what is being run.
     fn announce(&self, verb: &str, message: String);
 
     /// The plan the runs patch.
     fn plan(&self) -> &Plan;
-}
 
-impl Executor for Runner<'_> {
+    /// Run a group and judge it; `None` when the selection is empty (no test can change,
+    /// so the group is clean without a run).
     fn try_group(
         &mut self,
         functions: &[usize],
         selection: Option<&BTreeSet<String>>,
         label: &str,
     ) -> Result<Option<(RunRecord, RunJudgement)>, TrialError> {
-        Runner::try_group(self, functions, selection, label)
+        if selection.is_some_and(BTreeSet::is_empty) {
+            return Ok(None);
+        }
+        let record = self.run_patched(functions, selection, label)?;
+        let judgement = self.judge_run(&record)?;
+        Ok(Some((record, judgement)))
+    }
+}
+
+impl Executor for Runner<'_> {
+    fn run_patched(
+        &mut self,
+        functions: &[usize],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<RunRecord, TrialError> {
+        self.run_group(functions, selection, label)
+    }
+
+    fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, TrialError> {
+        Ok(self.judge(record))
     }
 
     fn announce(&self, verb: &str, message: String) {
