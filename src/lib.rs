@@ -1,12 +1,12 @@
 //! cachescan: which Python functions can safely take `functools.lru_cache`, proven by the
 //! project's own pytest suite.
 //!
-//! Data flows one way: the manifest ([`manifest`], [`settings`]) becomes a plan ([`plan`],
-//! built on the Python source model [`source`] and [`hazard`]); `apply` takes a baseline
-//! ([`trial`], cached by [`baseline`]), searches for culprits ([`search`], optionally in
-//! [`scratch`] copies and on a [`shard`]), writes patches ([`patch`]) through the journal
-//! ([`journal`]) and runs the tests ([`process`], [`probe`]); pure analysis ([`verdict`])
-//! decides; [`report`] renders. See DESIGN.md.
+//! Data flows one way: the manifest (`manifest`, `settings`) becomes a plan (`plan`,
+//! built on the Python source model `source` and `hazard`); `apply` takes a baseline
+//! (`trial`, cached by `baseline`), searches for culprits (`search`, optionally in
+//! `scratch` copies and on a `shard`), writes patches (`patch`) through the journal
+//! (`journal`) and runs the tests (`process`, `probe`); pure analysis (`verdict`)
+//! decides; `report` renders. See DESIGN.md.
 
 mod baseline;
 mod cli;
