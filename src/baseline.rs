@@ -50,8 +50,9 @@ pub(crate) fn store(state_dir: &Path, key: &str, observation: &Observation, dura
     }
 }
 
-/// The hash of everything a baseline depends on.
-pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan) -> String {
+/// The hash of everything a baseline depends on; `source_sha256` is [`tree_hash`] of the
+/// project root, computed once per run by the caller.
+pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan, source_sha256: &str) -> String {
     let mut hasher = Sha256::new();
     let mut field = |name: &str, value: &[u8]| {
         hasher.update(name.as_bytes());
@@ -80,9 +81,7 @@ pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan) -> String {
             format!("{} {}", function.id, plan.files[function.file].relative).as_bytes(),
         );
     }
-    for (relative, digest) in tree_digests(&manifest.root) {
-        field(&relative, &digest);
-    }
+    field("tree", source_sha256.as_bytes());
     format!("{:x}", hasher.finalize())
 }
 

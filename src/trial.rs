@@ -155,6 +155,8 @@ pub(crate) struct TrialResult {
     /// Tests executed over all runs.
     pub tests_executed: usize,
     pub jobs: JobsInfo,
+    /// [`crate::baseline::tree_hash`] of the project, taken before the first run.
+    pub source_sha256: String,
 }
 
 /// Options of one trial.
@@ -193,6 +195,9 @@ pub(crate) struct Runner<'a> {
     timeout: Duration,
     options: TrialOptions,
     baseline: Option<Baseline>,
+    /// The tree is hashed once: it keys the baseline cache and names the sources in reports.
+    source_sha256: String,
+    cache_key: String,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -246,6 +251,8 @@ impl<'a> Runner<'a> {
             ProgressBar::hidden()
         };
         let timeout = options.timeout.map_or(BASELINE_TIMEOUT, Duration::from_secs_f64);
+        let source_sha256 = crate::baseline::tree_hash(&manifest.root);
+        let cache_key = crate::baseline::cache_key(manifest, plan, &source_sha256);
         Ok(Self {
             manifest,
             plan,
@@ -261,6 +268,8 @@ impl<'a> Runner<'a> {
             timeout,
             options,
             baseline: None,
+            source_sha256,
+            cache_key,
         })
     }
 
@@ -342,7 +351,7 @@ impl<'a> Runner<'a> {
     /// The baseline: reused from `.cachescan/baseline.json` when nothing it depends on
     /// changed, else a run of the unmodified suite, checked for being usable.
     pub(crate) fn baseline(&mut self) -> Result<Baseline, TrialError> {
-        let key = crate::baseline::cache_key(self.manifest, self.plan);
+        let key = self.cache_key.clone();
         if !self.options.fresh_baseline
             && let Some(cached) = crate::baseline::load(&self.state_dir, &key)
         {
@@ -448,11 +457,7 @@ impl<'a> Runner<'a> {
     /// Whether the cached baseline would be reused.
     fn baseline_is_cached(&self) -> bool {
         !self.options.fresh_baseline
-            && crate::baseline::load(
-                &self.state_dir,
-                &crate::baseline::cache_key(self.manifest, self.plan),
-            )
-            .is_some()
+            && crate::baseline::load(&self.state_dir, &self.cache_key).is_some()
     }
 
     /// With `--jobs` and no cached baseline: the screen runs in a scratch copy while the
@@ -627,6 +632,7 @@ impl<'a> Runner<'a> {
             test_runs: self.runs,
             tests_executed: self.tests_executed,
             jobs,
+            source_sha256: self.source_sha256,
         })
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn run(
         kept: kept.clone(),
         tests_executed: trial.tests_executed,
         manifest_sha256: crate::journal::sha256_hex(manifest.source.text.as_bytes()),
-        source_sha256: crate::baseline::tree_hash(&manifest.root),
+        source_sha256: trial.source_sha256.clone(),
         shard: args.shard,
         jobs: trial.jobs.clone(),
     };
