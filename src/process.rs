@@ -117,17 +117,26 @@ pub(crate) fn run(
 
 /// SIGTERM to the group, a grace period, then SIGKILL; reaps the child.
 fn terminate_group(group: u32, handle: &duct::Handle) {
+    let exited = || matches!(handle.try_wait(), Ok(Some(_)) | Err(_));
+    if !term_then_kill(group, exited) {
+        let _ = handle.kill();
+        let _ = handle.wait();
+    }
+}
+
+/// SIGTERM to the group, up to [`GRACE`] for it to end (and for `also_done`), then SIGKILL.
+/// Returns whether it ended within the grace period.
+fn term_then_kill(group: u32, also_done: impl Fn() -> bool) -> bool {
     kill_group(group, Signal::TERM);
     let grace_end = Instant::now() + GRACE;
     while Instant::now() < grace_end {
-        if matches!(handle.try_wait(), Ok(Some(_)) | Err(_)) && !group_alive(group) {
-            return;
+        if also_done() && !group_alive(group) {
+            return true;
         }
         std::thread::sleep(POLL);
     }
     kill_group(group, Signal::KILL);
-    let _ = handle.kill();
-    let _ = handle.wait();
+    false
 }
 
 pub(crate) fn kill_group(group: u32, signal: Signal) {
@@ -154,15 +163,9 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 
 /// Stop a group left behind by a killed cachescan: SIGTERM, a grace period, SIGKILL.
 pub(crate) fn stop_orphaned_group(group: u32) {
-    if !group_alive(group) {
-        return;
+    if group_alive(group) {
+        term_then_kill(group, || true);
     }
-    kill_group(group, Signal::TERM);
-    let grace_end = Instant::now() + GRACE;
-    while Instant::now() < grace_end && group_alive(group) {
-        std::thread::sleep(POLL);
-    }
-    kill_group(group, Signal::KILL);
 }
 
 /// The last `lines` lines of a log, for diagnostics.
