@@ -140,6 +140,22 @@ fn outside_directory() -> tempfile::TempDir {
 }
 
 /// What cachescan left in a temporary directory (scratch copies, probe directories).
+/// `apply --format json --jobs 2` with a private `TMPDIR` (to see afterwards that every
+/// scratch copy is gone): it must find the culprits (exit 1) and leave the tree as it was.
+#[track_caller]
+fn apply_jobs_2_in_private_tmpdir(project: &Project) -> (Run, Value, tempfile::TempDir) {
+    let temporary = outside_directory();
+    let temporary_text = temporary.path().display().to_string();
+    let run = project.cachescan_with_env(
+        &["apply", "--format", "json", "--jobs", "2"],
+        &[("TMPDIR", &temporary_text)],
+    );
+    run.assert_code(FINDINGS);
+    project.assert_unchanged();
+    let parallel = run.stdout_json();
+    (run, parallel, temporary)
+}
+
 fn leftovers(directory: &Path) -> Vec<String> {
     std::fs::read_dir(directory)
         .unwrap_or_else(|error| panic!("list {}: {error}", directory.display()))
@@ -553,16 +569,7 @@ fn jobs_2_gives_the_verdicts_of_jobs_1_in_two_scratch_copies() {
     assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");
     assert_eq!(serial["jobs"], json!({"requested": 1, "used": 1, "fallback": null}));
 
-    // A private temporary directory, to see that every scratch copy is removed afterwards.
-    let temporary = outside_directory();
-    let temporary_text = temporary.path().display().to_string();
-    let run = project.cachescan_with_env(
-        &["apply", "--format", "json", "--jobs", "2"],
-        &[("TMPDIR", &temporary_text)],
-    );
-    run.assert_code(FINDINGS);
-    project.assert_unchanged();
-    let parallel = run.stdout_json();
+    let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project);
     assert_eq!(rows(&parallel), rows(&serial), "{parallel:#}");
     // The same isolation runs, only elsewhere; the second run reuses the baseline.
     assert_eq!(parallel["baseline"]["reused"], true, "{parallel:#}");
@@ -603,15 +610,7 @@ fn jobs_falls_back_to_serial_runs_when_the_tests_import_the_original_tree() {
     let (_, serial) = project.apply_json(&["--jobs", "1"], FINDINGS);
     assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");
 
-    let temporary = outside_directory();
-    let temporary_text = temporary.path().display().to_string();
-    let run = project.cachescan_with_env(
-        &["apply", "--format", "json", "--jobs", "2"],
-        &[("TMPDIR", &temporary_text)],
-    );
-    run.assert_code(FINDINGS);
-    project.assert_unchanged();
-    let parallel = run.stdout_json();
+    let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project);
     assert_eq!(rows(&parallel), rows(&serial), "{parallel:#}");
     let left = leftovers(temporary.path());
     assert!(left.is_empty(), "scratch copies left behind: {left:?}");
