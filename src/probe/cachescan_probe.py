@@ -25,6 +25,8 @@ with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
     union of the workers' ``test_calls`` is the canonical per-test call map;
   * ``deselected``: items deselected by ``CACHESCAN_PROBE_SELECT`` (0 without
     it); null in an xdist controller, which does not collect;
+  * ``parted_out``: items left to other parts by ``CACHESCAN_PROBE_PART``
+    (0 without it); null in an xdist controller;
   * every ``tests`` entry has ``calls`` (the same map as in ``test_calls``,
     ``{}`` when nothing was called, null when this process did not observe);
   * every ``targets`` entry has ``observer`` (``code-swap`` | ``monitoring`` |
@@ -78,6 +80,20 @@ A JSON file ``{"version": 1, "nodeids": [...]}``: every collected item whose
 node id is not listed (exactly, parameters included) is deselected in
 ``pytest_collection_modifyitems``, in every process that collects.  An
 unreadable file is reported in ``error`` and selects nothing away.
+
+Running one part of the suite (``CACHESCAN_PROBE_PART=K/N``)
+-----------------------------------------------------------
+Several pytest processes (in copies of the project) can share one suite:
+with ``K/N`` (1 <= K <= N) a process keeps only the test files of part K,
+after any selection.  Files, not tests, are split, so module- and
+class-scoped fixtures and the order of the tests inside a file stay as they
+are.  The split depends only on what was collected, so every process of the
+N computes the same one: the files (the node id up to its first ``::``) are
+taken largest first (by number of items, ties in collection order) and each
+goes to the part with the fewest items so far (ties: the lower K).  Items of
+other parts are deselected and counted in the additive key ``parted_out``
+(0 without a part; null in an xdist controller).  A malformed value is
+reported in ``error`` and keeps every item.
 """
 
 import atexit
@@ -110,6 +126,7 @@ ENV_TARGETS = "CACHESCAN_PROBE_TARGETS"
 ENV_OWNER = "CACHESCAN_PROBE_OWNER"
 ENV_OBSERVE = "CACHESCAN_PROBE_OBSERVE"
 ENV_SELECT = "CACHESCAN_PROBE_SELECT"
+ENV_PART = "CACHESCAN_PROBE_PART"
 
 SESSION_KEY = "<session>"
 
@@ -889,6 +906,60 @@ def _load_selection(errors):
 
 
 # --------------------------------------------------------------------------- #
+# part: CACHESCAN_PROBE_PART
+# --------------------------------------------------------------------------- #
+
+
+def _load_part(errors):
+    """(index, count) with 1 <= index <= count, or None (no part, or unusable)."""
+    value = os.environ.get(ENV_PART)
+    if not value:
+        return None
+    index, _, count = value.partition("/")
+    try:
+        index, count = int(index), int(count)
+    except ValueError:
+        index, count = 0, 0
+    if not 1 <= index <= count:
+        errors.append("%s: %r is not K/N with 1 <= K <= N" % (ENV_PART, value))
+        return None
+    return index, count
+
+
+def _deselect(config, items, keep):
+    """Keep the items for which ``keep(item)`` holds, tell pytest about the others
+    (``N deselected``), and return how many those were."""
+    kept = []
+    dropped = []
+    for item in items:
+        (kept if keep(item) else dropped).append(item)
+    if dropped:
+        items[:] = kept
+        config.hook.pytest_deselected(items=dropped)
+    return len(dropped)
+
+
+def _file_of(nodeid):
+    return nodeid.split("::", 1)[0]
+
+
+def _part_files(items, count):
+    """{file: part index (1-based)}: files largest first to the emptiest part."""
+    sizes = {}
+    for item in items:
+        name = _file_of(item.nodeid)
+        sizes[name] = sizes.get(name, 0) + 1
+    order = {name: position for position, name in enumerate(sizes)}
+    loads = [0] * count
+    parts = {}
+    for name in sorted(sizes, key=lambda name: (-sizes[name], order[name])):
+        emptiest = min(range(count), key=lambda part: (loads[part], part))
+        loads[emptiest] += sizes[name]
+        parts[name] = emptiest + 1
+    return parts
+
+
+# --------------------------------------------------------------------------- #
 # output
 # --------------------------------------------------------------------------- #
 
@@ -921,6 +992,7 @@ def _write_payload(payload):
                 "observe": False,
                 "test_calls": {},
                 "deselected": None if payload.get("role") == "controller" else 0,
+                "parted_out": None if payload.get("role") == "controller" else 0,
             }
         )
     try:
@@ -958,6 +1030,7 @@ def _base_payload(role, worker_id):
         "observe": False,
         "test_calls": {},
         "deselected": None if role == "controller" else 0,
+        "parted_out": None if role == "controller" else 0,
     }
 
 
@@ -978,6 +1051,7 @@ class _Probe(object):
         self.collected_local = None
         self.collected_nodes = {}  # xdist node id -> count (controller)
         self.deselected = 0  # items deselected by CACHESCAN_PROBE_SELECT
+        self.parted_out = 0  # items of other parts (CACHESCAN_PROBE_PART)
         self.observe = None  # the _Observe plugin, when observing
         self.written = False
         try:
@@ -1034,16 +1108,15 @@ class _Probe(object):
     def pytest_collection_modifyitems(self, session, config, items):
         try:
             keep = _load_selection(self.errors)
-            if keep is None:
-                return
-            selected = []
-            deselected = []
-            for item in items:
-                (selected if item.nodeid in keep else deselected).append(item)
-            if deselected:
-                items[:] = selected
-                self.deselected += len(deselected)
-                config.hook.pytest_deselected(items=deselected)
+            if keep is not None:
+                self.deselected += _deselect(config, items, lambda item: item.nodeid in keep)
+            part = _load_part(self.errors)
+            if part is not None:
+                index, count = part
+                parts = _part_files(items, count)
+                self.parted_out += _deselect(
+                    config, items, lambda item: parts[_file_of(item.nodeid)] == index
+                )
         except Exception as e:
             self._err("pytest_collection_modifyitems", e)
 
@@ -1193,6 +1266,7 @@ class _Probe(object):
             payload["test_calls"] = test_calls
             if role != "controller":
                 payload["deselected"] = self.deselected
+                payload["parted_out"] = self.parted_out
 
             if role != "worker":
                 tests = []

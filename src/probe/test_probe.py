@@ -214,15 +214,17 @@ def check_common(doc, proc):
     keys = {
         "format", "version", "pid", "role", "worker_id", "python", "exitstatus",
         "collected", "error", "collect_errors", "tests", "targets",
-        "observe", "test_calls", "deselected",
+        "observe", "test_calls", "deselected", "parted_out",
     }
     assert set(doc) == keys, doc
     assert isinstance(doc["observe"], bool)
     assert isinstance(doc["test_calls"], dict)
     if doc["role"] == "controller":
         assert doc["deselected"] is None and not doc["observe"]
+        assert doc["parted_out"] is None
     else:
         assert isinstance(doc["deselected"], int)
+        assert isinstance(doc["parted_out"], int)
     for t in doc["tests"]:
         assert set(t) == {"nodeid", "outcome", "message", "duration_s", "calls"}
         assert isinstance(t["duration_s"], float)
@@ -1159,3 +1161,77 @@ def test_resolve_sees_staticmethod_and_classmethod(probe_mod):
 
     assert probe_mod._find_cache_wrapper(deco) is inner
     assert probe_mod._find_cache_wrapper(outer) is None
+
+
+# ---- part: CACHESCAN_PROBE_PART -------------------------------------------- #
+
+
+def add_small_files(project):
+    """tests/test_b.py (3 tests) and tests/test_c.py (2 tests), beside test_a.py (12)."""
+    write(project.root / "tests" / "test_b.py",
+          "".join("def test_b%d():\n    pass\n\n" % n for n in range(3)))
+    write(project.root / "tests" / "test_c.py",
+          "".join("def test_c%d():\n    pass\n\n" % n for n in range(2)))
+    expected = dict(EXPECTED_OUTCOMES)
+    expected.update({"tests/test_b.py::test_b%d" % n: "passed" for n in range(3)})
+    expected.update({"tests/test_c.py::test_c%d" % n: "passed" for n in range(2)})
+    return expected
+
+
+def run_part(project, part, *args):
+    for p in project.out.iterdir():
+        p.unlink()
+    proc = project.run(*args, "tests", env=project.env(CACHESCAN_PROBE_PART=part,
+                                                       CACHESCAN_PROBE_OBSERVE="1"))
+    return proc, project.files()
+
+
+def test_parts_split_by_file_largest_first(project):
+    project.set_targets([project.target("price")])
+    expected = add_small_files(project)
+    proc, docs = run_part(project, "1/2")
+    (first,) = docs
+    check_common(first, proc)
+    assert first["error"] is None
+    # test_a.py (12 items) alone in part 1; test_b.py and test_c.py (3 + 2) in part 2.
+    assert outcomes(first) == EXPECTED_OUTCOMES
+    assert first["parted_out"] == 5 and first["deselected"] == 0
+    assert "5 deselected" in proc.stdout
+    proc, docs = run_part(project, "2/2")
+    (second,) = docs
+    check_common(second, proc)
+    assert outcomes(second) == {
+        n: o for n, o in expected.items() if not n.startswith("tests/test_a.py")
+    }
+    assert second["parted_out"] == 12
+    # "collected" counts the items kept: together the parts hold the whole suite.
+    assert first["collected"] + second["collected"] == len(expected)
+    assert set(second["test_calls"]) - {"<session>"} <= set(outcomes(second))
+
+
+def test_more_parts_than_files_leaves_parts_empty(project):
+    project.set_targets([])
+    proc, docs = run_part(project, "2/3")
+    (doc,) = docs
+    assert doc["tests"] == [] and doc["parted_out"] == 12 and doc["error"] is None
+
+
+@needs_xdist
+def test_parts_with_xdist_workers(project):
+    project.set_targets([project.target("price")])
+    add_small_files(project)
+    proc, docs = run_part(project, "2/2", "-n", "2")
+    ctrl = [d for d in docs if d["role"] == "controller"][0]
+    workers = [d for d in docs if d["role"] == "worker"]
+    assert ctrl["parted_out"] is None
+    assert [w["parted_out"] for w in workers] == [12, 12]
+    assert {n.split("::")[0] for n in outcomes(ctrl)} == {"tests/test_b.py", "tests/test_c.py"}
+
+
+def test_bad_part_keeps_everything(project):
+    project.set_targets([])
+    for value in ("3/2", "0/2", "x", "1/"):
+        proc, docs = run_part(project, value)
+        (doc,) = docs
+        assert outcomes(doc) == EXPECTED_OUTCOMES and doc["parted_out"] == 0
+        assert "CACHESCAN_PROBE_PART" in doc["error"]
