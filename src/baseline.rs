@@ -28,6 +28,13 @@ pub(crate) struct CachedBaseline {
     pub key: String,
     pub duration_s: f64,
     pub observation: Observation,
+    /// Test processes that shared the run (`--jobs`), 1 for a run in one piece.
+    #[serde(default = "one")]
+    pub parts: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 pub(crate) fn path(state_dir: &Path) -> PathBuf {
@@ -42,9 +49,15 @@ pub(crate) fn load(state_dir: &Path, key: &str) -> Option<CachedBaseline> {
 }
 
 /// Store a baseline; a failure to cache is not a failure of the run.
-pub(crate) fn store(state_dir: &Path, key: &str, observation: &Observation, duration_s: f64) {
+pub(crate) fn store(
+    state_dir: &Path,
+    key: &str,
+    observation: &Observation,
+    duration_s: f64,
+    parts: usize,
+) {
     let cached =
-        CachedBaseline { key: key.to_owned(), duration_s, observation: observation.clone() };
+        CachedBaseline { key: key.to_owned(), duration_s, observation: observation.clone(), parts };
     if let Ok(text) = serde_json::to_string(&cached) {
         let _ = crate::fsio::write_atomic(&path(state_dir), text.as_bytes());
     }

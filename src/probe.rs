@@ -129,6 +129,23 @@ pub(crate) struct Observation {
     /// Tests left out by the selection.
     #[serde(default)]
     pub deselected: u64,
+    /// Tests left to the other parts of a suite run in parts.
+    #[serde(default)]
+    pub parted_out: u64,
+}
+
+/// Part K of N of the suite (1-based), split by test file inside the test process: see
+/// `CACHESCAN_PROBE_PART` in `cachescan_probe.py`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +171,8 @@ struct ProbeFile {
     test_calls: CallMap,
     #[serde(default)]
     deselected: Option<u64>,
+    #[serde(default)]
+    parted_out: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +261,7 @@ impl ProbeSetup {
         project_env: &BTreeMap<String, String>,
         output: &Path,
         selection: Option<&Path>,
+        part: Option<Part>,
     ) -> BTreeMap<String, String> {
         let inherited = |name: &str| {
             project_env
@@ -273,6 +293,9 @@ impl ProbeSetup {
         if let Some(selection) = selection {
             environment
                 .insert("CACHESCAN_PROBE_SELECT".to_owned(), selection.display().to_string());
+        }
+        if let Some(part) = part {
+            environment.insert("CACHESCAN_PROBE_PART".to_owned(), part.to_string());
         }
         environment
     }
@@ -346,6 +369,8 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
         if file.role != "controller" {
             observation.deselected =
                 observation.deselected.max(file.deselected.unwrap_or_default());
+            observation.parted_out =
+                observation.parted_out.max(file.parted_out.unwrap_or_default());
         }
         observation.python = observation.python.or(file.python);
         let reports_outcomes = file.role != "worker";
@@ -370,11 +395,74 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
         }
         if reports_stats {
             for target in file.targets {
-                merge_target(observation.targets.entry(target.id.clone()).or_default(), target);
+                merge_target(
+                    observation.targets.entry(target.id.clone()).or_default(),
+                    TargetStats::from(target),
+                );
             }
         }
     }
     observation
+}
+
+/// One observation of a suite run in parts (each process ran the test files of its part):
+/// the union of their tests, call maps and collection errors, the targets merged as over
+/// xdist workers. `Err` when the parts did not collect the same suite (a collection that
+/// differs from process to process), since then some tests ran twice or not at all.
+pub(crate) fn merge_parts(parts: Vec<Observation>) -> Result<Observation, String> {
+    let suites: BTreeSet<u64> = parts.iter().map(|part| part.collected + part.parted_out).collect();
+    if suites.len() > 1 {
+        let sizes: Vec<String> = suites.iter().map(u64::to_string).collect();
+        return Err(format!(
+            "the parts of the suite collected different numbers of tests ({})",
+            sizes.join(", ")
+        ));
+    }
+    let mut merged = Observation::default();
+    for part in parts {
+        merged.tests.extend(part.tests);
+        merged.collected += part.collected;
+        for error in part.collect_errors {
+            if !merged.collect_errors.contains(&error) {
+                merged.collect_errors.push(error);
+            }
+        }
+        for (id, stats) in part.targets {
+            merge_target(merged.targets.entry(id).or_default(), stats);
+        }
+        // Every part runs its own session: the worst status that is not "no tests" (5),
+        // which a part without test files of its own ends with.
+        merged.exitstatus = match (merged.exitstatus, part.exitstatus) {
+            (Some(5) | None, status) => status.or(merged.exitstatus),
+            (status, Some(5) | None) => status,
+            (Some(left), Some(right)) => Some(left.max(right)),
+        };
+        merged.probe_errors.extend(part.probe_errors);
+        merged.python = merged.python.or(part.python);
+        for (nodeid, calls) in part.test_calls {
+            let entry = merged.test_calls.entry(nodeid).or_default();
+            for (target, stats) in calls {
+                let sum = entry.entry(target).or_default();
+                sum.calls += stats.calls;
+                sum.time_ns += stats.time_ns;
+            }
+        }
+        merged.deselected += part.deselected;
+    }
+    Ok(merged)
+}
+
+impl From<ProbeTargetReport> for TargetStats {
+    fn from(report: ProbeTargetReport) -> Self {
+        Self {
+            state: report.state,
+            loaded_files: report.loaded_files.into_iter().collect(),
+            hits: report.hits.unwrap_or_default(),
+            misses: report.misses.unwrap_or_default(),
+            currsize: report.currsize.unwrap_or_default(),
+            observer: report.observer.unwrap_or_default(),
+        }
+    }
 }
 
 /// How much a state tells: a worker that read the wrapper outranks one that never loaded it.
@@ -389,7 +477,7 @@ fn state_rank(state: &str) -> u8 {
     }
 }
 
-fn merge_target(merged: &mut TargetStats, report: ProbeTargetReport) {
+fn merge_target(merged: &mut TargetStats, report: TargetStats) {
     if state_rank(&report.state) > state_rank(&merged.state) {
         merged.state = report.state.clone();
         merged.loaded_files.clear();
@@ -397,15 +485,14 @@ fn merge_target(merged: &mut TargetStats, report: ProbeTargetReport) {
     if report.state == merged.state {
         merged.loaded_files.extend(report.loaded_files);
     }
-    if let Some(observer) = report.observer
-        && (merged.observer.is_empty() || observer == "code-swap")
+    if !report.observer.is_empty() && (merged.observer.is_empty() || report.observer == "code-swap")
     {
-        merged.observer = observer;
+        merged.observer = report.observer;
     }
     if report.state == "stats" {
-        merged.hits += report.hits.unwrap_or_default();
-        merged.misses += report.misses.unwrap_or_default();
-        merged.currsize += report.currsize.unwrap_or_default();
+        merged.hits += report.hits;
+        merged.misses += report.misses;
+        merged.currsize += report.currsize;
     }
 }
 
@@ -433,6 +520,59 @@ mod tests {
         assert_eq!(merged.tests.len(), 2);
         let stats = &merged.targets["m:f"];
         assert_eq!((stats.state.as_str(), stats.hits, stats.misses), ("stats", 15, 2));
+    }
+
+    fn part(tests: &[&str], parted_out: u64, exitstatus: i64) -> Observation {
+        let calls =
+            |count| BTreeMap::from([("m:f".to_owned(), CallStats { calls: count, time_ns: 10 })]);
+        let mut test_calls: CallMap =
+            tests.iter().map(|nodeid| ((*nodeid).to_owned(), calls(1))).collect();
+        test_calls.insert(SESSION_KEY.to_owned(), calls(2));
+        Observation {
+            tests: tests
+                .iter()
+                .map(|nodeid| {
+                    let result = TestResult { outcome: "passed".to_owned(), message: None };
+                    ((*nodeid).to_owned(), result)
+                })
+                .collect(),
+            collected: tests.len() as u64,
+            parted_out,
+            exitstatus: Some(exitstatus),
+            test_calls,
+            targets: BTreeMap::from([(
+                "m:f".to_owned(),
+                TargetStats {
+                    state: "not-wrapped".to_owned(),
+                    observer: "code-swap".to_owned(),
+                    ..TargetStats::default()
+                },
+            )]),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn parts_of_a_suite_merge_into_one_observation_of_the_whole() {
+        let merged = merge_parts(vec![
+            part(&["a.py::t1", "a.py::t2"], 1, 0),
+            part(&["b.py::t3"], 2, 0),
+            part(&[], 3, 5),
+        ])
+        .expect("the parts collected the same suite");
+        assert_eq!(merged.tests.keys().collect::<Vec<_>>(), ["a.py::t1", "a.py::t2", "b.py::t3"]);
+        assert_eq!((merged.collected, merged.parted_out), (3, 0));
+        // A part without tests ends with 5 ("no tests"): the suite's status is the others'.
+        assert_eq!(merged.exitstatus, Some(0));
+        assert_eq!(merged.test_calls[SESSION_KEY]["m:f"].calls, 6);
+        assert_eq!(merged.test_calls["b.py::t3"]["m:f"].calls, 1);
+        assert_eq!(merged.targets["m:f"].observer, "code-swap");
+    }
+
+    #[test]
+    fn parts_that_collected_different_suites_are_refused() {
+        let refused = merge_parts(vec![part(&["a.py::t1"], 1, 0), part(&["b.py::t2"], 2, 1)]);
+        assert!(refused.is_err_and(|reason| reason.contains("(2, 3)")));
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! runner then reports [`TrialError::CopyInvisible`] and the search falls back to serial
 //! runs in place. Patches in a copy need no journal: the copy is ours and is deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -17,11 +18,11 @@ use indicatif::ProgressBar;
 use crate::interrupt::Interrupt;
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::probe::{BytecodeCache, ProbeSetup, ProbeTarget};
+use crate::probe::{BytecodeCache, Part, ProbeSetup, ProbeTarget};
 use crate::process;
 use crate::shell::Shell;
 use crate::trial::{
-    Baseline, Executor, PreparedRun, RunJudgement, RunRecord, TrialError, judge, log_name,
+    Baseline, Executor, PreparedRun, RunJudgement, RunRecord, Scope, TrialError, judge, log_name,
 };
 
 /// Directories a copy leaves out.
@@ -137,7 +138,7 @@ impl<'a> CopyRunner<'a> {
     fn run(
         &mut self,
         functions: &[usize],
-        selection: Option<&BTreeSet<String>>,
+        scope: Scope<'_>,
         label: &str,
     ) -> Result<RunRecord, TrialError> {
         if self.context.interrupt.is_set() {
@@ -153,7 +154,7 @@ impl<'a> CopyRunner<'a> {
             &self.root,
             log,
             self.runs,
-            selection,
+            scope,
             self.context.timeout,
         )?;
         let patched = self.context.plan.patch_files(functions);
@@ -168,24 +169,28 @@ impl<'a> CopyRunner<'a> {
         }
         let record = prepared.finish(outcome?, self.context.interrupt)?;
         self.tests_executed += record.tests_run();
-        self.check_visibility(&record, functions)?;
+        self.check_visibility(&record)?;
         Ok(record)
     }
 
     /// The screen (every function patched, the whole suite), run here while the baseline
-    /// runs in place.
+    /// runs.
     pub(crate) fn screen(&mut self, functions: &[usize]) -> Result<RunRecord, TrialError> {
-        self.run(functions, None, "screen")
+        self.run(functions, Scope::Suite, "screen")
     }
 
-    /// The run tested the copy only if the tests loaded the copy's files.
-    fn check_visibility(&self, record: &RunRecord, functions: &[usize]) -> Result<(), TrialError> {
+    /// One part of the baseline: nothing patched, the test files of `part`.
+    pub(crate) fn baseline_part(&mut self, part: Part) -> Result<RunRecord, TrialError> {
+        self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index))
+    }
+
+    /// The run tested the copy only if the tests loaded the copy's files: a target loaded
+    /// from the original tree means they did not (patched or not, its calls went unseen).
+    fn check_visibility(&self, record: &RunRecord) -> Result<(), TrialError> {
         let Some(observation) = &record.observation else { return Ok(()) };
         let original = std::fs::canonicalize(&self.context.manifest.root)
             .unwrap_or_else(|_| self.context.manifest.root.clone());
-        for &function in functions {
-            let id = &self.context.plan.functions[function].id;
-            let Some(stats) = observation.targets.get(id) else { continue };
+        for stats in observation.targets.values() {
             if let Some(file) =
                 stats.loaded_files.iter().find(|file| Path::new(file).starts_with(&original))
                 && stats.state == "other-file"
@@ -199,6 +204,72 @@ impl<'a> CopyRunner<'a> {
     }
 }
 
+/// Do `work` for every item in `copies` scratch copies at once, each item in the first
+/// copy that is free. Results come in the order of `items`, plus the runs and tests the
+/// copies made. The first error stops every copy at its next item.
+pub(crate) fn in_copies<T: Send, R: Send>(
+    context: CopyContext<'_>,
+    progress: &ProgressBar,
+    items: Vec<T>,
+    copies: usize,
+    work: &(impl Fn(&mut CopyRunner<'_>, T) -> Result<R, TrialError> + Sync),
+) -> (Result<Vec<R>, TrialError>, usize, usize) {
+    let queue = Mutex::new(items.into_iter().enumerate().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let failure: Mutex<Option<TrialError>> = Mutex::new(None);
+    let counts = std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..=copies)
+            .map(|index| {
+                let (queue, results, failure, progress) =
+                    (&queue, &results, &failure, progress.clone());
+                scope.spawn(move || {
+                    let mut copy = match CopyRunner::new(context, index, progress) {
+                        Ok(copy) => copy,
+                        Err(error) => {
+                            record_failure(failure, error);
+                            return (0, 0);
+                        }
+                    };
+                    loop {
+                        let failed = failure.lock().map_or(true, |slot| slot.is_some());
+                        let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
+                        let Some((position, item)) = next.filter(|_| !failed) else { break };
+                        match work(&mut copy, item) {
+                            Ok(result) => {
+                                if let Ok(mut results) = results.lock() {
+                                    results.push((position, result));
+                                }
+                            }
+                            Err(error) => {
+                                record_failure(failure, error);
+                                break;
+                            }
+                        }
+                    }
+                    (copy.runs, copy.tests_executed)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_default())
+            .fold((0, 0), |total, counts| (total.0 + counts.0, total.1 + counts.1))
+    });
+    if let Some(error) = failure.into_inner().ok().flatten() {
+        return (Err(error), counts.0, counts.1);
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(position, _)| *position);
+    (Ok(results.into_iter().map(|(_, result)| result).collect()), counts.0, counts.1)
+}
+
+/// Keep the first failure of any copy; the others stop at their next item.
+fn record_failure(failure: &Mutex<Option<TrialError>>, error: TrialError) {
+    if let Ok(mut slot) = failure.lock() {
+        slot.get_or_insert(error);
+    }
+}
+
 impl Executor for CopyRunner<'_> {
     fn run_patched(
         &mut self,
@@ -206,7 +277,7 @@ impl Executor for CopyRunner<'_> {
         selection: Option<&BTreeSet<String>>,
         label: &str,
     ) -> Result<RunRecord, TrialError> {
-        self.run(functions, selection, label)
+        self.run(functions, selection.into(), label)
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, TrialError> {

@@ -23,12 +23,11 @@
 //! scratch copies at once ([`crate::scratch`]); when copies turn out not to be what the
 //! tests import, everything falls back to serial runs in place.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::Plan;
 use crate::report::plan::plural;
-use crate::scratch::CopyRunner;
+use crate::scratch::{CopyRunner, in_copies};
 use crate::trial::{Baseline, Executor, JobsInfo, RunJudgement, RunRecord, Runner, TrialError};
 
 type Evidence = BTreeMap<usize, (RunRecord, RunJudgement)>;
@@ -151,7 +150,16 @@ pub(crate) fn in_parallel<R: Send>(
 ) -> Result<Vec<R>, TrialError> {
     let wanted = runner.jobs().min(groups.len());
     if wanted > 1 && jobs.fallback.is_none() {
-        let (outcome, runs, tests_executed) = in_copies(runner, &groups, wanted, &work);
+        let (outcome, runs, tests_executed) = match runner.copy_context() {
+            Some((context, progress)) => in_copies(
+                context,
+                &progress,
+                groups.clone(),
+                wanted,
+                &|copy: &mut CopyRunner<'_>, group| work(copy, group),
+            ),
+            None => (Err(TrialError::Setup("no baseline".to_owned())), 0, 0),
+        };
         runner.add_runs(runs, tests_executed);
         match outcome {
             Ok(results) => {
@@ -168,72 +176,6 @@ pub(crate) fn in_parallel<R: Send>(
         }
     }
     groups.into_iter().map(|group| work(runner, group)).collect()
-}
-
-/// Results in the order of `groups`, plus the runs and tests the copies made.
-fn in_copies<R: Send>(
-    runner: &Runner<'_>,
-    groups: &[Vec<usize>],
-    copies: usize,
-    work: &(impl Fn(&mut dyn Executor, Vec<usize>) -> Result<R, TrialError> + Sync),
-) -> (Result<Vec<R>, TrialError>, usize, usize) {
-    let Some((context, progress)) = runner.copy_context() else {
-        return (Err(TrialError::Setup("no baseline".to_owned())), 0, 0);
-    };
-    let queue = Mutex::new(groups.iter().cloned().enumerate().collect::<VecDeque<_>>());
-    let results = Mutex::new(Vec::new());
-    let failure: Mutex<Option<TrialError>> = Mutex::new(None);
-    let counts = std::thread::scope(|scope| {
-        let workers: Vec<_> = (1..=copies)
-            .map(|index| {
-                let (queue, results, failure, progress) =
-                    (&queue, &results, &failure, progress.clone());
-                scope.spawn(move || {
-                    let mut copy = match CopyRunner::new(context, index, progress) {
-                        Ok(copy) => copy,
-                        Err(error) => {
-                            record_failure(failure, error);
-                            return (0, 0);
-                        }
-                    };
-                    loop {
-                        let failed = failure.lock().map_or(true, |slot| slot.is_some());
-                        let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
-                        let Some((position, group)) = next.filter(|_| !failed) else { break };
-                        match work(&mut copy, group) {
-                            Ok(result) => {
-                                if let Ok(mut results) = results.lock() {
-                                    results.push((position, result));
-                                }
-                            }
-                            Err(error) => {
-                                record_failure(failure, error);
-                                break;
-                            }
-                        }
-                    }
-                    (copy.runs, copy.tests_executed)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().unwrap_or_default())
-            .fold((0, 0), |total, counts| (total.0 + counts.0, total.1 + counts.1))
-    });
-    if let Some(error) = failure.into_inner().ok().flatten() {
-        return (Err(error), counts.0, counts.1);
-    }
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(position, _)| *position);
-    (Ok(results.into_iter().map(|(_, result)| result).collect()), counts.0, counts.1)
-}
-
-/// Keep the first failure of any copy; the others stop at their next group.
-fn record_failure(failure: &Mutex<Option<TrialError>>, error: TrialError) {
-    if let Ok(mut slot) = failure.lock() {
-        slot.get_or_insert(error);
-    }
 }
 
 /// What the screen told us, for choosing later runs.

@@ -14,7 +14,7 @@ use crate::interrupt::Interrupt;
 use crate::journal::{Conflict, Journal, JournalError};
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::probe::{self, BytecodeCache, Observation, ProbeSetup, ProbeTarget};
+use crate::probe::{self, BytecodeCache, Observation, Part, ProbeSetup, ProbeTarget};
 use crate::process::{self, RunEnd, RunRequest, SpawnError};
 use crate::shell::Shell;
 use crate::verdict::{self, BrokenTest};
@@ -99,6 +99,8 @@ pub(crate) struct Baseline {
     pub failures: BTreeSet<String>,
     /// Taken from `.cachescan/baseline.json` instead of a run.
     pub reused: bool,
+    /// How many test processes ran the suite at once, each a part of its files (`--jobs`).
+    pub parts: usize,
 }
 
 impl Baseline {
@@ -301,7 +303,7 @@ impl<'a> Runner<'a> {
             &self.manifest.root,
             log,
             self.runs,
-            selection,
+            selection.into(),
             self.timeout,
         )?;
         let outcome = self.patch_and_run(functions, &prepared.request);
@@ -348,30 +350,43 @@ impl<'a> Runner<'a> {
         Ok(outcome?)
     }
 
-    /// The baseline: reused from `.cachescan/baseline.json` when nothing it depends on
-    /// changed, else a run of the unmodified suite, checked for being usable.
-    pub(crate) fn baseline(&mut self) -> Result<Baseline, TrialError> {
-        let key = self.cache_key.clone();
-        if !self.options.fresh_baseline
-            && let Some(cached) = crate::baseline::load(&self.state_dir, &key)
-        {
-            self.shell
-                .status("Baseline", "reused: sources, test command and environment are unchanged");
-            let record = RunRecord {
-                end: RunEnd::Exited(Some(0)),
-                duration: Duration::from_secs_f64(cached.duration_s),
-                observation: Some(cached.observation.clone()),
-                probe_error: None,
-                log: crate::baseline::path(&self.state_dir),
-                selection: None,
-            };
-            return Ok(self.accept_baseline(record, cached.observation, true));
-        }
+    /// The baseline from one run of the unmodified suite, in place, checked for being
+    /// usable.
+    fn run_baseline(&mut self) -> Result<Baseline, TrialError> {
         self.step("Baseline", "running the test suite unmodified".to_owned());
         let record = self.run_group(&[], None, "baseline")?;
         let observation = self.check_baseline(&record)?;
-        crate::baseline::store(&self.state_dir, &key, &observation, record.duration.as_secs_f64());
-        Ok(self.accept_baseline(record, observation, false))
+        Ok(self.store_baseline(record, observation, 1))
+    }
+
+    /// The cached baseline, unless `--fresh-baseline` or anything it depends on changed.
+    fn cached_baseline(&mut self) -> Option<Baseline> {
+        if self.options.fresh_baseline {
+            return None;
+        }
+        let cached = crate::baseline::load(&self.state_dir, &self.cache_key)?;
+        self.shell
+            .status("Baseline", "reused: sources, test command and environment are unchanged");
+        let record = RunRecord {
+            end: RunEnd::Exited(Some(0)),
+            duration: Duration::from_secs_f64(cached.duration_s),
+            observation: Some(cached.observation.clone()),
+            probe_error: None,
+            log: crate::baseline::path(&self.state_dir),
+            selection: None,
+        };
+        Some(self.accept_baseline(record, cached.observation, true, cached.parts))
+    }
+
+    fn store_baseline(
+        &mut self,
+        record: RunRecord,
+        observation: Observation,
+        parts: usize,
+    ) -> Baseline {
+        let duration_s = record.duration.as_secs_f64();
+        crate::baseline::store(&self.state_dir, &self.cache_key, &observation, duration_s, parts);
+        self.accept_baseline(record, observation, false, parts)
     }
 
     fn accept_baseline(
@@ -379,18 +394,25 @@ impl<'a> Runner<'a> {
         record: RunRecord,
         observation: Observation,
         reused: bool,
+        parts: usize,
     ) -> Baseline {
         if self.options.timeout.is_none() {
             self.timeout = Duration::from_secs_f64((record.duration.as_secs_f64() * 5.0).max(60.0));
         }
         let failures = verdict::baseline_failures(&observation);
-        let baseline = Baseline { record, observation, failures, reused };
+        let baseline = Baseline { record, observation, failures, reused, parts };
         self.baseline = Some(baseline.clone());
         baseline
     }
 
     /// A baseline must have run pytest, collected tests and had no collection errors.
     fn check_baseline(&self, record: &RunRecord) -> Result<Observation, TrialError> {
+        let observation = self.check_ran(record)?;
+        check_suite(observation, record)
+    }
+
+    /// A baseline run (or part of one) must have finished in time and run pytest.
+    fn check_ran(&self, record: &RunRecord) -> Result<Observation, TrialError> {
         let tail = || process::log_tail(&record.log, 25);
         let observation = match (&record.end, &record.observation) {
             (RunEnd::TimedOut, _) => {
@@ -425,51 +447,32 @@ impl<'a> Runner<'a> {
             }
             (_, Some(observation)) => observation.clone(),
         };
-        if !observation.collect_errors.is_empty() {
-            let errors: Vec<String> = observation
-                .collect_errors
-                .iter()
-                .map(|(nodeid, message)| format!("  {nodeid}: {message}"))
-                .collect();
-            return Err(TrialError::Baseline {
-                message: format!(
-                    "the baseline run has collection errors:\n{}\n\n{}",
-                    errors.join("\n"),
-                    tail()
-                ),
-                help: Some(
-                    "fix the test suite so that `pytest --collect-only` succeeds, then run again"
-                        .to_owned(),
-                ),
-            });
-        }
-        if observation.tests.is_empty() {
-            return Err(TrialError::Baseline {
-                message: format!("the baseline run collected no tests:\n{}", tail()),
-                help: Some(
-                    "check `project.test_command` and that it runs in the project root".to_owned(),
-                ),
-            });
-        }
         Ok(observation)
     }
 
-    /// Whether the cached baseline would be reused.
-    fn baseline_is_cached(&self) -> bool {
-        !self.options.fresh_baseline
-            && crate::baseline::load(&self.state_dir, &self.cache_key).is_some()
-    }
-
-    /// With `--jobs` and no cached baseline: the screen runs in a scratch copy while the
-    /// baseline runs in place (they do not depend on each other). A screen whose copy the
-    /// tests did not import is dropped and runs in place later.
-    /// The screen comes back as `Err(reason)` when copies are invisible to the tests.
-    fn baseline_beside_screen(
+    /// With `--jobs N`: the baseline runs as N parts at once, each in a scratch copy
+    /// (nothing is patched, so a copy answers as the tree would), and the screen, when
+    /// `screen` names functions, runs in the first copy that is free. When copies turn out
+    /// invisible to the tests, or the parts did not collect the same suite, the baseline
+    /// runs again, whole and in place; the screen then comes back as `Err(reason)` (copies
+    /// are of no use) or `Ok(None)` (it runs in place later).
+    fn baseline_in_parts(
         &mut self,
-        functions: &[usize],
+        screen: Option<&[usize]>,
     ) -> Result<(Baseline, Result<Option<RunRecord>, String>), TrialError> {
-        // Owned copies, so the screen's thread borrows nothing of `self` while the baseline
-        // runs through `&mut self`.
+        enum Early {
+            Part(Part),
+            Screen(Vec<usize>),
+        }
+        let count = self.jobs();
+        let mut early: Vec<Early> =
+            (1..=count).map(|index| Early::Part(Part { index, count })).collect();
+        early.extend(screen.map(|functions| Early::Screen(functions.to_vec())));
+        self.step(
+            "Baseline",
+            format!("running the test suite unmodified, in {count} parts at once"),
+        );
+        // Owned paths, so the copies borrow nothing of `self` that `add_runs` changes.
         let (runs_dir, state_dir) = (self.runs_dir.clone(), self.state_dir.clone());
         let context = crate::scratch::CopyContext {
             manifest: self.manifest,
@@ -481,42 +484,62 @@ impl<'a> Runner<'a> {
             runs_dir: &runs_dir,
             state_dir: &state_dir,
         };
-        let progress = self.progress.clone();
-        let (baseline, screen) = std::thread::scope(|scope| {
-            let screen = scope.spawn(move || {
-                let mut copy = crate::scratch::CopyRunner::new(context, 0, progress)?;
-                copy.announce(
-                    "Screening",
-                    format!(
-                        "{} beside the baseline",
-                        crate::report::plan::plural(functions.len(), "target")
-                    ),
-                );
-                let record = copy.screen(functions);
-                Ok::<_, TrialError>((record, copy.runs, copy.tests_executed))
-            });
-            let baseline = self.baseline();
-            (baseline, screen.join())
-        });
-        let baseline = baseline?;
-        let screen = match screen {
-            Ok(Ok((record, runs, tests_executed))) => {
-                self.add_runs(runs, tests_executed);
-                match record {
-                    Ok(record) => Ok(Some(record)),
-                    Err(TrialError::CopyInvisible(reason)) => {
-                        self.shell.warn(format!(
-                            "{reason}; scratch copies are not used, runs continue in place, one at a time"
-                        ));
-                        Err(reason)
-                    }
-                    Err(error) => return Err(error),
+        let (outcome, runs, tests_executed) = crate::scratch::in_copies(
+            context,
+            &self.progress,
+            early,
+            count,
+            &|copy, run| match run {
+                Early::Part(part) => copy.baseline_part(part),
+                Early::Screen(functions) => {
+                    copy.announce(
+                        "Screening",
+                        format!(
+                            "{} beside the baseline",
+                            crate::report::plan::plural(functions.len(), "target")
+                        ),
+                    );
+                    copy.screen(&functions)
                 }
+            },
+        );
+        self.add_runs(runs, tests_executed);
+        let mut records = match outcome {
+            Ok(records) => records,
+            Err(TrialError::CopyInvisible(reason)) => {
+                self.shell.warn(format!(
+                    "{reason}; scratch copies are not used, the baseline and every later run happen in place, one at a time"
+                ));
+                return Ok((self.run_baseline()?, Err(reason)));
             }
-            Ok(Err(error)) => return Err(error),
-            Err(_) => Ok(None),
+            Err(error) => return Err(error),
         };
-        Ok((baseline, screen))
+        let screen = if screen.is_some() { records.pop() } else { None };
+        let mut observations = Vec::with_capacity(records.len());
+        for record in &records {
+            observations.push(self.check_ran(record)?);
+        }
+        match probe::merge_parts(observations) {
+            Ok(observation) => {
+                let record = RunRecord {
+                    end: RunEnd::Exited(
+                        observation.exitstatus.and_then(|status| i32::try_from(status).ok()),
+                    ),
+                    // What one run of the whole suite costs, as later runs' timeout expects.
+                    duration: records.iter().map(|record| record.duration).sum(),
+                    observation: Some(observation.clone()),
+                    probe_error: None,
+                    log: records[0].log.clone(),
+                    selection: None,
+                };
+                let observation = check_suite(observation, &record)?;
+                Ok((self.store_baseline(record, observation, count), Ok(screen)))
+            }
+            Err(reason) => {
+                self.shell.warn(format!("{reason}; the baseline runs again, whole and in place"));
+                Ok((self.run_baseline()?, Ok(None)))
+            }
+        }
     }
 
     /// Compare a patched run with the baseline, over the tests the run was limited to.
@@ -557,7 +580,7 @@ impl<'a> Runner<'a> {
         self.tests_executed += tests_executed;
     }
 
-    /// The current baseline (after [`Runner::baseline`]).
+    /// The current baseline, once [`Runner::trial`] has it.
     pub(crate) fn baseline_ref(&self) -> Option<&Baseline> {
         self.baseline.as_ref()
     }
@@ -569,15 +592,14 @@ impl<'a> Runner<'a> {
         functions: Vec<usize>,
         shard: Option<crate::shard::Shard>,
     ) -> Result<TrialResult, TrialError> {
-        let parallel_screen = strategy == Strategy::Bisect
-            && self.jobs() > 1
-            && shard.is_none()
-            && !functions.is_empty()
-            && !self.baseline_is_cached();
-        let (baseline, early_screen) = if parallel_screen {
-            self.baseline_beside_screen(&functions)?
-        } else {
-            (self.baseline()?, Ok(None))
+        // With copies, the screen (whole suite, everything patched) runs beside the
+        // baseline's parts: it does not need the baseline until it is judged.
+        let screen = (strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty())
+            .then_some(functions.as_slice());
+        let (baseline, early_screen) = match self.cached_baseline() {
+            Some(cached) => (cached, Ok(None)),
+            None if self.jobs() > 1 => self.baseline_in_parts(screen)?,
+            None => (self.run_baseline()?, Ok(None)),
         };
         // A screen whose copy the tests did not see settles that copies are of no use.
         let (early_screen, fallback) = match early_screen {
@@ -601,7 +623,7 @@ impl<'a> Runner<'a> {
             );
         }
         let mut evidence = BTreeMap::new();
-        let used = if early_screen.is_some() { 2 } else { 1 };
+        let used = if baseline.reused { 1 } else { baseline.parts };
         let mut jobs = JobsInfo { requested: self.options.jobs, used, fallback };
         match strategy {
             Strategy::Individual => {
@@ -686,6 +708,38 @@ pub(crate) fn judge(baseline: &Baseline, timeout: Duration, record: &RunRecord) 
     }
 }
 
+/// A baseline must have collected tests and had no collection errors.
+fn check_suite(observation: Observation, record: &RunRecord) -> Result<Observation, TrialError> {
+    let tail = || process::log_tail(&record.log, 25);
+    if !observation.collect_errors.is_empty() {
+        let errors: Vec<String> = observation
+            .collect_errors
+            .iter()
+            .map(|(nodeid, message)| format!("  {nodeid}: {message}"))
+            .collect();
+        return Err(TrialError::Baseline {
+            message: format!(
+                "the baseline run has collection errors:\n{}\n\n{}",
+                errors.join("\n"),
+                tail()
+            ),
+            help: Some(
+                "fix the test suite so that `pytest --collect-only` succeeds, then run again"
+                    .to_owned(),
+            ),
+        });
+    }
+    if observation.tests.is_empty() {
+        return Err(TrialError::Baseline {
+            message: format!("the baseline run collected no tests:\n{}", tail()),
+            help: Some(
+                "check `project.test_command` and that it runs in the project root".to_owned(),
+            ),
+        });
+    }
+    Ok(observation)
+}
+
 /// `002-confirm-pkg-mod-f.log`: runs in order, named by what they did.
 pub(crate) fn log_name(prefix: &str, run: usize, label: &str) -> String {
     let slug: String =
@@ -702,6 +756,23 @@ pub(crate) struct PreparedRun {
     bytecode: BytecodeCache,
 }
 
+/// Which tests of the suite one run runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'s> {
+    /// The whole suite.
+    Suite,
+    /// Only these node ids.
+    Selected(&'s BTreeSet<String>),
+    /// One part of the suite, split by test file (a baseline run in parts).
+    Part(Part),
+}
+
+impl<'s> From<Option<&'s BTreeSet<String>>> for Scope<'s> {
+    fn from(selection: Option<&'s BTreeSet<String>>) -> Self {
+        selection.map_or(Scope::Suite, Scope::Selected)
+    }
+}
+
 impl PreparedRun {
     pub(crate) fn new(
         probe: &ProbeSetup,
@@ -709,17 +780,22 @@ impl PreparedRun {
         cwd: &std::path::Path,
         log: PathBuf,
         run: usize,
-        selection: Option<&BTreeSet<String>>,
+        scope: Scope<'_>,
         timeout: Duration,
     ) -> Result<Self, TrialError> {
         let setup = |error: std::io::Error| TrialError::Setup(error.to_string());
         let output = probe.output_dir(run).map_err(setup)?;
+        let (selection, part) = match scope {
+            Scope::Suite => (None, None),
+            Scope::Selected(nodeids) => (Some(nodeids), None),
+            Scope::Part(part) => (None, Some(part)),
+        };
         let selection_file = match selection {
             Some(nodeids) => Some(probe.write_selection(run, nodeids).map_err(setup)?),
             None => None,
         };
         let mut env = manifest.env.clone();
-        env.extend(probe.environment(&manifest.env, &output, selection_file.as_deref()));
+        env.extend(probe.environment(&manifest.env, &output, selection_file.as_deref(), part));
         let request = RunRequest {
             argv: manifest.test_command.clone(),
             cwd: cwd.to_path_buf(),

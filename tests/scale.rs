@@ -140,16 +140,18 @@ fn outside_directory() -> tempfile::TempDir {
 }
 
 /// What cachescan left in a temporary directory (scratch copies, probe directories).
-/// `apply --format json --jobs 2` with a private `TMPDIR` (to see afterwards that every
-/// scratch copy is gone): it must find the culprits (exit 1) and leave the tree as it was.
+/// `apply --format json --jobs 2 <extra>` with a private `TMPDIR` (to see afterwards that
+/// every scratch copy is gone): it must find the culprits (exit 1) and leave the tree as it
+/// was.
 #[track_caller]
-fn apply_jobs_2_in_private_tmpdir(project: &Project) -> (Run, Value, tempfile::TempDir) {
+fn apply_jobs_2_in_private_tmpdir(
+    project: &Project,
+    extra: &[&str],
+) -> (Run, Value, tempfile::TempDir) {
     let temporary = outside_directory();
     let temporary_text = temporary.path().display().to_string();
-    let run = project.cachescan_with_env(
-        &["apply", "--format", "json", "--jobs", "2"],
-        &[("TMPDIR", &temporary_text)],
-    );
+    let args = [&["apply", "--format", "json", "--jobs", "2"], extra].concat();
+    let run = project.cachescan_with_env(&args, &[("TMPDIR", &temporary_text)]);
     run.assert_code(FINDINGS);
     project.assert_unchanged();
     let parallel = run.stdout_json();
@@ -569,7 +571,7 @@ fn jobs_2_gives_the_verdicts_of_jobs_1_in_two_scratch_copies() {
     assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");
     assert_eq!(serial["jobs"], json!({"requested": 1, "used": 1, "fallback": null}));
 
-    let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project);
+    let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project, &[]);
     assert_eq!(rows(&parallel), rows(&serial), "{parallel:#}");
     // The same isolation runs, only elsewhere; the second run reuses the baseline.
     assert_eq!(parallel["baseline"]["reused"], true, "{parallel:#}");
@@ -610,15 +612,55 @@ fn jobs_falls_back_to_serial_runs_when_the_tests_import_the_original_tree() {
     let (_, serial) = project.apply_json(&["--jobs", "1"], FINDINGS);
     assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");
 
-    let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project);
+    // With the baseline reused, the screen in a copy finds out; with a fresh one, the
+    // baseline's parts do, and the baseline runs again in place, in one piece.
+    for extra in [&[][..], &["--fresh-baseline"][..]] {
+        let (run, parallel, temporary) = apply_jobs_2_in_private_tmpdir(&project, extra);
+        assert_eq!(rows(&parallel), rows(&serial), "{extra:?}: {parallel:#}");
+        assert_eq!(parallel["baseline"]["reused"], extra.is_empty(), "{parallel:#}");
+        assert_eq!(parallel["baseline"]["parts"], 1, "{parallel:#}");
+        assert_eq!(parallel["baseline"]["tests"], serial["baseline"]["tests"], "{parallel:#}");
+        let left = leftovers(temporary.path());
+        assert!(left.is_empty(), "scratch copies left behind: {left:?}");
+        assert_eq!(parallel["jobs"]["requested"], 2, "{parallel:#}");
+        assert_eq!(parallel["jobs"]["used"], 1, "{parallel:#}");
+        assert!(
+            parallel["jobs"]["fallback"].as_str().is_some_and(|reason| !reason.is_empty()),
+            "{parallel:#}"
+        );
+        assert!(run.stderr.contains("scratch copies"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn jobs_2_runs_a_fresh_baseline_in_two_parts_that_add_up_to_the_whole_suite() {
+    let project = Project::copy("culprits");
+    let (_, serial) = project.apply_json(&["--jobs", "1"], FINDINGS);
+    assert_eq!(serial["baseline"]["parts"], 1, "{serial:#}");
+
+    let (run, parallel, temporary) =
+        apply_jobs_2_in_private_tmpdir(&project, &["--fresh-baseline"]);
+    assert_eq!(parallel["baseline"]["parts"], 2, "{parallel:#}");
+    assert_eq!(parallel["baseline"]["reused"], false, "{parallel:#}");
+    for field in ["tests", "passed", "failed", "skipped"] {
+        assert_eq!(parallel["baseline"][field], serial["baseline"][field], "{field}");
+    }
     assert_eq!(rows(&parallel), rows(&serial), "{parallel:#}");
+    // Each part is a test run of its own; together they execute the suite once, and the
+    // call map they built selects the same tests for every later run.
+    assert_eq!(count(&parallel, "test_runs"), count(&serial, "test_runs") + 1, "{parallel:#}");
+    assert_eq!(count(&parallel, "tests_executed"), count(&serial, "tests_executed"));
+    assert_eq!(parallel["jobs"], json!({"requested": 2, "used": 2, "fallback": null}));
+    assert!(run.stderr.contains("in 2 parts at once"), "{}", run.stderr);
     let left = leftovers(temporary.path());
     assert!(left.is_empty(), "scratch copies left behind: {left:?}");
-    assert_eq!(parallel["jobs"]["requested"], 2, "{parallel:#}");
-    assert_eq!(parallel["jobs"]["used"], 1, "{parallel:#}");
-    assert!(
-        parallel["jobs"]["fallback"].as_str().is_some_and(|reason| !reason.is_empty()),
-        "{parallel:#}"
+
+    // The baseline the parts cached serves a serial run like one made in one piece.
+    let (_, reused) = project.apply_json(&["--jobs", "1"], FINDINGS);
+    assert_eq!(reused["baseline"]["reused"], true, "{reused:#}");
+    assert_eq!(rows(&reused), rows(&serial), "{reused:#}");
+    assert_eq!(
+        count(&reused, "tests_executed"),
+        count(&serial, "tests_executed") - count(&serial["baseline"], "tests")
     );
-    assert!(run.stderr.contains("scratch copies"), "{}", run.stderr);
 }

@@ -45,6 +45,14 @@ pub(crate) struct BaselineSummary {
     pub duration_s: f64,
     /// Taken from `.cachescan/baseline.json` rather than run again.
     pub reused: bool,
+    /// Test processes that ran the baseline at once, each the test files of its part
+    /// (`--jobs`); 1 for a run in one piece.
+    #[serde(default = "one_part")]
+    pub parts: usize,
+}
+
+fn one_part() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +97,7 @@ impl BaselineSummary {
             skipped: count(&["skipped", "xfailed"]),
             duration_s: (duration_s * 100.0).round() / 100.0,
             reused: baseline.reused,
+            parts: baseline.parts,
         }
     }
 }
