@@ -168,7 +168,8 @@ pub(crate) struct TrialOptions {
     pub timeout: Option<f64>,
     /// Ignore a cached baseline.
     pub fresh_baseline: bool,
-    /// Isolation runs at once, each in its own scratch copy.
+    /// Test runs at once, each in its own scratch copy: the parts of a fresh baseline, then
+    /// isolation runs.
     pub jobs: usize,
 }
 
@@ -519,27 +520,45 @@ impl<'a> Runner<'a> {
         for record in &records {
             observations.push(self.check_ran(record)?);
         }
-        match probe::merge_parts(observations) {
-            Ok(observation) => {
-                let record = RunRecord {
-                    end: RunEnd::Exited(
-                        observation.exitstatus.and_then(|status| i32::try_from(status).ok()),
-                    ),
-                    // What one run of the whole suite costs, as later runs' timeout expects.
-                    duration: records.iter().map(|record| record.duration).sum(),
-                    observation: Some(observation.clone()),
-                    probe_error: None,
-                    log: records[0].log.clone(),
-                    selection: None,
-                };
-                let observation = check_suite(observation, &record)?;
-                Ok((self.store_baseline(record, observation, count), Ok(screen)))
-            }
-            Err(reason) => {
-                self.shell.warn(format!("{reason}; the baseline runs again, whole and in place"));
-                Ok((self.run_baseline()?, Ok(None)))
-            }
+        let observation = match probe::merge_parts(observations) {
+            Ok(observation) => observation,
+            Err(reason) => return self.baseline_again(&reason, screen),
+        };
+        let record = RunRecord {
+            end: RunEnd::Exited(
+                observation.exitstatus.and_then(|status| i32::try_from(status).ok()),
+            ),
+            // What one run of the whole suite costs, as later runs' timeout expects.
+            duration: records.iter().map(|record| record.duration).sum(),
+            observation: Some(observation.clone()),
+            probe_error: None,
+            log: records[0].log.clone(),
+            selection: None,
+        };
+        let observation = check_suite(observation, &record)?;
+        // A test that fails in a part may pass in the whole suite (it needs what a test in
+        // another file leaves behind); as a baseline failure it would be ignored by every
+        // comparison, and caching could break it unseen. Only a green suite is split.
+        let failing = verdict::baseline_failures(&observation).len();
+        if failing > 0 {
+            let reason = format!(
+                "{} failed in the baseline's parts, and a test may fail only when split from the rest of the suite",
+                crate::report::plan::plural(failing, "test")
+            );
+            return self.baseline_again(&reason, screen);
         }
+        Ok((self.store_baseline(record, observation, count), Ok(screen)))
+    }
+
+    /// The baseline in parts could not be used: run it whole, in place. The screen beside
+    /// it still stands (it never needed the baseline).
+    fn baseline_again(
+        &mut self,
+        reason: &str,
+        screen: Option<RunRecord>,
+    ) -> Result<(Baseline, Result<Option<RunRecord>, String>), TrialError> {
+        self.shell.warn(format!("{reason}; the baseline runs again, whole and in place"));
+        Ok((self.run_baseline()?, Ok(screen)))
     }
 
     /// Compare a patched run with the baseline, over the tests the run was limited to.

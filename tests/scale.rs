@@ -664,3 +664,24 @@ fn jobs_2_runs_a_fresh_baseline_in_two_parts_that_add_up_to_the_whole_suite() {
         count(&serial, "tests_executed") - count(&serial["baseline"], "tests")
     );
 }
+
+#[test]
+fn a_baseline_in_parts_with_a_failing_test_runs_again_whole() {
+    // A test failing in a part might pass in the whole suite; ignored as a baseline
+    // failure, it could hide what caching does to it. So only a green suite is split.
+    let project = Project::copy("baseline_failing");
+    let (run, report) = project.apply_json(&["--jobs", "2"], SUCCESS);
+    assert_eq!(report["baseline"]["parts"], 1, "{report:#}");
+    assert_eq!(
+        report["baseline_failures"],
+        json!(["tests/test_text.py::test_already_broken"]),
+        "{report:#}"
+    );
+    assert_eq!(target(&report, "text:slug")["verdict"], "safe", "{report:#}");
+    assert!(
+        run.stderr.contains("1 test failed in the baseline's parts")
+            && run.stderr.contains("the baseline runs again, whole and in place"),
+        "{}",
+        run.stderr
+    );
+}
