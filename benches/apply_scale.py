@@ -202,7 +202,9 @@ def scenario_probe_overhead(binary, workdir, env, runs):
         without.append(cpu_timed(command, root, env))
         clear()
         with_probe.append(cpu_timed(command, root, probed))
-    ratio = statistics.median(with_probe) / statistics.median(without)
+    # The least CPU time of each side: noise on a shared machine only ever adds time
+    # (as timeit takes the minimum of its repeats).
+    ratio = min(with_probe) / min(without)
     return [("probe overhead, 2,000 quick tests: with / without (CPU time)", ratio, "<= 1.05")]
 
 

@@ -30,7 +30,7 @@ pub(crate) fn remove_leftovers(state_dir: &Path) {
         }
     }
 }
-const PROBE_VERSION: u32 = 1;
+const PROBE_VERSION: u32 = 2;
 
 /// A private directory holding the plugin and the target list, and the private bytecode
 /// cache the runs use.
@@ -502,7 +502,7 @@ mod tests {
 
     fn file(role: &str, tests: &[(&str, &str)], hits: u64, state: &str) -> ProbeFile {
         serde_json::from_value(serde_json::json!({
-            "format": "cachescan-probe", "version": 1, "role": role, "collected": tests.len(),
+            "format": "cachescan-probe", "version": 2, "role": role, "collected": tests.len(),
             "tests": tests.iter().map(|(nodeid, outcome)| serde_json::json!({"nodeid": nodeid, "outcome": outcome})).collect::<Vec<_>>(),
             "targets": [{"id": "m:f", "state": state, "loaded_files": [], "hits": hits, "misses": 1, "currsize": 1}],
         }))

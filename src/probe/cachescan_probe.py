@@ -12,7 +12,7 @@ Rules this file keeps:
   * never imports project modules, never calls the cached functions (only
     ``cache_info()``), never prints to stdout.
 
-Output (``"format": "cachescan-probe"``, ``"version": 1``): one JSON object
+Output (``"format": "cachescan-probe"``, ``"version": 2``): one JSON object
 with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
 ``worker_id``, ``python``, ``exitstatus``, ``collected``, ``error``,
 ``collect_errors``, ``tests`` (the controller or single process only) and
@@ -27,11 +27,13 @@ with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
     it); null in an xdist controller, which does not collect;
   * ``parted_out``: items left to other parts by ``CACHESCAN_PROBE_PART``
     (0 without it); null in an xdist controller;
-  * every ``tests`` entry has ``calls`` (the same map as in ``test_calls``,
-    ``{}`` when nothing was called, null when this process did not observe);
   * every ``targets`` entry has ``observer`` (``code-swap`` | ``monitoring`` |
     ``unavailable`` | ``off``), ``observer_note`` (why unavailable, or null),
     ``observed_calls`` and ``observed_time_ns`` (totals, null unless observed).
+
+Version 2 dropped the copy of each test's calls from its ``tests`` entry
+(``test_calls`` has them): writing the map twice was a fifth of the file and
+of the probe's cost on a suite of quick tests.
 
 Observing target calls (``CACHESCAN_PROBE_OBSERVE=1``)
 -------------------------------------------------------
@@ -67,7 +69,8 @@ Observers are installed when collection finishes (modules already imported)
 and again before each test for modules imported since (never importing
 anything).  Calls made before that (at import, during collection) are not
 seen, nor are functions created anew later (``importlib.reload``).  The
-current test is set around ``pytest_runtest_protocol``; calls
+current test is set from ``pytest_runtest_logstart`` to
+``pytest_runtest_logfinish``; calls
 outside any test, and calls while a fixture wider than function scope is set
 up, go to ``"<session>"``.  (Teardown of such fixtures runs inside the last
 test that used them and is counted there.)  Every swapped code object is put
@@ -131,7 +134,7 @@ ENV_PART = "CACHESCAN_PROBE_PART"
 SESSION_KEY = "<session>"
 
 FORMAT = "cachescan-probe"
-VERSION = 1
+VERSION = 2
 MESSAGE_MAX = 300
 
 _MISSING = object()
@@ -292,8 +295,25 @@ def _module_file(mod):
     return None
 
 
-def _snapshot_modules(base):
-    """[(name, module, realpath)] for every module in sys.modules with a file."""
+def _snapshot_modules(base, targets):
+    """[(name, module, realpath)] for the modules in sys.modules with a file that
+    ``_probe_target`` could match for one of ``targets``: by module name (or its
+    last part), or by file name (of the target path or of its real path).
+    Resolving every module's real path would cost more than the rest of the
+    probe's report."""
+    names = set()
+    basenames = set()
+    for t in targets:
+        modname = t.get("module")
+        if isinstance(modname, str) and modname:
+            names.add(modname)
+            names.add(modname.rsplit(".", 1)[-1])
+        path = t.get("path")
+        if isinstance(path, str) and path:
+            basenames.add(os.path.normcase(os.path.basename(path)))
+            real = _norm(path, base)
+            if real:
+                basenames.add(os.path.basename(real))
     entries = []
     cache = {}
     for name, mod in list(sys.modules.items()):
@@ -301,6 +321,12 @@ def _snapshot_modules(base):
             continue
         f = _module_file(mod)
         if f is None:
+            continue
+        if (
+            name not in names
+            and name.rsplit(".", 1)[-1] not in names
+            and os.path.normcase(os.path.basename(f)) not in basenames
+        ):
             continue
         if f not in cache:
             cache[f] = _norm(f, base)
@@ -507,7 +533,7 @@ def _probe_targets(errors, base):
     if not targets:
         return []
     try:
-        entries = _snapshot_modules(base)
+        entries = _snapshot_modules(base, targets)
     except Exception as e:
         errors.append("sys.modules scan failed: %s: %s" % (type(e).__name__, e))
         entries = []
@@ -812,25 +838,24 @@ class _Observe(object):
         except Exception as e:
             self.probe._err("observe install", e)
 
+    # The current test is set from logstart to logfinish, which pytest's runtest
+    # protocol (and every plugin that replaces it, for the terminal's sake) calls
+    # around setup, call and teardown. Plain hooks: a hookwrapper around
+    # pytest_runtest_protocol costs a generator per test.
     @_hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item):
+    def pytest_runtest_logstart(self, nodeid, location):
         try:
             self.install_new()
         except Exception as e:
             self.probe._err("observe install", e)
-
-    @_hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item, nextitem):
-        previous = self.current
         try:
-            nodeid = getattr(item, "nodeid", None) or ""
-            self.current = self.test_calls.setdefault(nodeid, {})
+            self.current = self.test_calls.setdefault(nodeid or "", {})
         except Exception:
             pass
-        try:
-            yield
-        finally:
-            self.current = previous
+
+    @_hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.current = self.session_bucket
 
     @_hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef, request):
@@ -848,10 +873,7 @@ class _Observe(object):
     # ---- output ----------------------------------------------------------
     @staticmethod
     def _bucket_json(bucket):
-        return {
-            tid: {"calls": int(cell[0]), "time_ns": int(cell[1])}
-            for tid, cell in sorted(bucket.items())
-        }
+        return {tid: {"calls": cell[0], "time_ns": cell[1]} for tid, cell in bucket.items()}
 
     def test_calls_json(self):
         out = {SESSION_KEY: self._bucket_json(self.session_bucket)}
@@ -973,7 +995,7 @@ def _write_payload(payload):
     final = os.path.join(out, "probe-%d.json" % pid)
     tmp = os.path.join(out, ".probe-%d.json.tmp" % pid)
     try:
-        text = json.dumps(payload, default=str, allow_nan=False)
+        text = json.dumps(payload, default=str, allow_nan=False, separators=(",", ":"))
     except Exception as e:
         text = json.dumps(
             {
@@ -1081,10 +1103,9 @@ class _Probe(object):
             pass
 
     def _is_worker(self):
-        try:
-            return getattr(self.config, "workerinput", None) is not None
-        except Exception:
-            return False
+        # Decided once: xdist sets ``workerinput`` before any plugin is configured,
+        # and asking a Config for an attribute it lacks costs an exception per call.
+        return self.workerinput is not None
 
     def _role(self):
         if self._is_worker():
@@ -1143,16 +1164,16 @@ class _Probe(object):
             self._err("pytest_collectreport", e)
 
     def pytest_runtest_logreport(self, report):
+        if self.workerinput is not None:
+            return  # with xdist, the controller reports the outcomes
         try:
-            if self._is_worker():
-                return
-            nodeid = getattr(report, "nodeid", "") or ""
-            when = getattr(report, "when", None)
             outcome = getattr(report, "outcome", None)
             if outcome not in ("passed", "failed", "skipped"):
                 return  # e.g. "rerun" from pytest-rerunfailures
+            nodeid = getattr(report, "nodeid", "") or ""
+            when = getattr(report, "when", None)
             entry = self.tests.get(nodeid)
-            if entry is None or (when == "setup" and entry.get("_done")):
+            if entry is None or (when == "setup" and "_done" in entry):
                 if entry is not None:
                     del self.tests[nodeid]
                 entry = {
@@ -1166,32 +1187,34 @@ class _Probe(object):
                 entry["duration_s"] += float(getattr(report, "duration", 0.0) or 0.0)
             except Exception:
                 pass
-            wasxfail = hasattr(report, "wasxfail")
+            if outcome == "passed" and (when == "setup" or when == "teardown"):
+                # The common case, twice per test: it decides no outcome.
+                if when == "teardown":
+                    entry["_done"] = True
+                    if entry["outcome"] is None:
+                        entry["outcome"] = "passed"
+                return
+            # Through __dict__: hasattr would raise (and catch) for most reports.
+            wasxfail = "wasxfail" in getattr(report, "__dict__", ())
             new = None
             if outcome == "failed":
                 new = "error" if when in ("setup", "teardown") else "failed"
             elif outcome == "skipped":
                 new = "xfailed" if wasxfail else "skipped"
-            elif outcome == "passed":
-                if when == "call" or when is None:
-                    new = "xpassed" if wasxfail else "passed"
-                elif entry["outcome"] is None:
-                    new = None  # passed setup/teardown alone says nothing yet
+            else:  # passed, in the call phase (or a report without a phase)
+                new = "xpassed" if wasxfail else "passed"
             cur = entry["outcome"]
-            if new is not None:
-                if cur is None:
-                    entry["outcome"] = new
-                    if new != "passed" and new != "xpassed":
-                        entry["message"] = _report_message(report)
-                elif cur == "failed" and new == "error":
-                    pass  # call failed, teardown errored too: keep "failed"
-                elif _OUTCOME_RANK.get(new, 0) > _OUTCOME_RANK.get(cur, 0):
-                    entry["outcome"] = new
+            if cur is None:
+                entry["outcome"] = new
+                if new != "passed" and new != "xpassed":
                     entry["message"] = _report_message(report)
+            elif cur == "failed" and new == "error":
+                pass  # call failed, teardown errored too: keep "failed"
+            elif _OUTCOME_RANK.get(new, 0) > _OUTCOME_RANK.get(cur, 0):
+                entry["outcome"] = new
+                entry["message"] = _report_message(report)
             if when == "teardown":
                 entry["_done"] = True
-                if entry["outcome"] is None:
-                    entry["outcome"] = "passed"
         except Exception as e:
             self._err("pytest_runtest_logreport", e)
 
@@ -1276,7 +1299,6 @@ class _Probe(object):
                     if e["outcome"] is None:
                         e["outcome"] = "passed"
                     e["duration_s"] = round(e["duration_s"], 6)
-                    e["calls"] = test_calls.get(e["nodeid"], {}) if observing else None
                     tests.append(e)
                 payload["tests"] = tests
 
