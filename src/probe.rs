@@ -576,6 +576,17 @@ mod tests {
     }
 
     #[test]
+    fn call_map_cells_are_read_from_the_probes_arrays() {
+        let file: ProbeFile = serde_json::from_value(serde_json::json!({
+            "format": "cachescan-probe", "version": 2, "role": "single",
+            "test_calls": {"t::a": {"m:f": [3, 1500]}, SESSION_KEY: {}},
+        }))
+        .expect("valid probe file");
+        let merged = merge(vec![file]);
+        assert_eq!(merged.test_calls["t::a"]["m:f"], CallStats { calls: 3, time_ns: 1500 });
+    }
+
+    #[test]
     fn a_run_without_probe_files_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(matches!(collect(dir.path()), Err(ProbeError::NoReport)));

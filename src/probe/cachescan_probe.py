@@ -19,7 +19,7 @@ with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
 ``targets`` (not the controller), plus these additive keys:
 
   * ``observe``: true when this process observed target calls (see below);
-  * ``test_calls``: ``{nodeid: {target id: {"calls": n, "time_ns": t}}}`` for
+  * ``test_calls``: ``{nodeid: {target id: [calls, time_ns]}}`` for
     every test run in this process, plus the pseudo test ``"<session>"``;
     ``{}`` when not observing.  In xdist the tests run in the workers, so the
     union of the workers' ``test_calls`` is the canonical per-test call map;
@@ -32,8 +32,9 @@ with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
     ``observed_calls`` and ``observed_time_ns`` (totals, null unless observed).
 
 Version 2 dropped the copy of each test's calls from its ``tests`` entry
-(``test_calls`` has them): writing the map twice was a fifth of the file and
-of the probe's cost on a suite of quick tests.
+(``test_calls`` has them) and writes each cell as ``[calls, time_ns]``
+instead of an object: on a suite of quick tests, writing the call map was a
+large part of what the probe costs.
 
 Observing target calls (``CACHESCAN_PROBE_OBSERVE=1``)
 -------------------------------------------------------
@@ -871,14 +872,10 @@ class _Observe(object):
             self.current = previous
 
     # ---- output ----------------------------------------------------------
-    @staticmethod
-    def _bucket_json(bucket):
-        return {tid: {"calls": cell[0], "time_ns": cell[1]} for tid, cell in bucket.items()}
-
     def test_calls_json(self):
-        out = {SESSION_KEY: self._bucket_json(self.session_bucket)}
-        for nodeid, bucket in self.test_calls.items():
-            out[nodeid] = self._bucket_json(bucket)
+        # The buckets as they are: their cells, [calls, time_ns], are the output format.
+        out = {SESSION_KEY: self.session_bucket}
+        out.update(self.test_calls)
         return out
 
     def target_fields(self, tid):
