@@ -37,7 +37,8 @@ pub enum Command {
     /// Patch the planned functions on disk, run the test suite, read real cache statistics
     /// from inside the test process, give each function a verdict, restore every file.
     Apply(ApplyArgs),
-    /// Undo an interrupted or killed run from its journal in `.cachescan/`.
+    /// Undo an interrupted or killed run from its journal in `.cachescan/`; stop the test
+    /// runs it left behind and delete its scratch copies.
     Restore,
     /// Join the reports of `apply --shard K/N` runs into one report and one exit code.
     Merge(MergeArgs),

@@ -7,6 +7,10 @@
 //! install, an absolute path in the configuration), the copy's run tested nothing; the
 //! runner then reports [`TrialError::CopyInvisible`] and the search falls back to serial
 //! runs in place. Patches in a copy need no journal: the copy is ours and is deleted.
+//!
+//! A killed cachescan cannot delete its copies or stop their test runs, so every copy is
+//! registered in `.cachescan/copies/` (its directory, and the process group of the run in
+//! it); `cachescan restore` and the next `apply` stop what is left and delete the copies.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -80,11 +84,90 @@ pub(crate) struct CopyContext<'a> {
     pub state_dir: &'a Path,
 }
 
+/// Where the copies of a run are registered, under the state directory.
+const REGISTRY: &str = "copies";
+/// Scratch directories are named so; only such directories are ever deleted from a record.
+const SCRATCH_PREFIX: &str = "cachescan-scratch-";
+
+/// One live copy, as `.cachescan/copies/<name>.json` records it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CopyRecord {
+    /// The scratch directory (the copy and its probe directory).
+    dir: PathBuf,
+    /// Process group of the test run in progress in the copy.
+    group: Option<u32>,
+}
+
+/// The registry entry of one copy: written when the copy is made and around each run,
+/// removed with the copy.
+#[derive(Debug)]
+struct Registration {
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl Registration {
+    fn new(state_dir: &Path, dir: &Path) -> std::io::Result<Self> {
+        let registry = state_dir.join(REGISTRY);
+        std::fs::create_dir_all(&registry)?;
+        let name =
+            dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let registration =
+            Self { path: registry.join(format!("{name}.json")), dir: dir.to_path_buf() };
+        registration.set_group(None)?;
+        Ok(registration)
+    }
+
+    fn set_group(&self, group: Option<u32>) -> std::io::Result<()> {
+        let record = CopyRecord { dir: self.dir.clone(), group };
+        let text = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+        crate::fsio::write_atomic(&self.path, &text).map_err(std::io::Error::other)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Stop the test runs and delete the copies that a killed cachescan left registered.
+/// Call only with the project's lock held (no live run owns them then).
+pub(crate) fn remove_leftovers(state_dir: &Path, shell: &Shell) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join(REGISTRY)) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let record = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<CopyRecord>(&bytes).ok());
+        if let Some(record) = record {
+            if let Some(group) = record.group {
+                shell.status(
+                    "Stopping",
+                    format!("a test run left behind in a scratch copy (process group {group})"),
+                );
+                process::stop_orphaned_group(group);
+            }
+            let ours = record
+                .dir
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(SCRATCH_PREFIX));
+            if ours && record.dir.exists() {
+                shell.status("Removing", format!("scratch copy {}", record.dir.display()));
+                let _ = std::fs::remove_dir_all(&record.dir);
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 /// Runs patch sets in one scratch copy.
 pub(crate) struct CopyRunner<'a> {
     context: CopyContext<'a>,
     /// Holds the copy and its probe directory; removed on drop.
     _dir: tempfile::TempDir,
+    /// Declared after `_dir`, so dropped after it: the record goes once the copy is gone.
+    registration: Registration,
     root: PathBuf,
     probe: ProbeSetup,
     progress: ProgressBar,
@@ -106,7 +189,8 @@ impl<'a> CopyRunner<'a> {
         progress: ProgressBar,
     ) -> Result<Self, TrialError> {
         let setup = |error: std::io::Error| TrialError::Setup(format!("scratch copy: {error}"));
-        let dir = tempfile::Builder::new().prefix("cachescan-scratch-").tempdir().map_err(setup)?;
+        let dir = tempfile::Builder::new().prefix(SCRATCH_PREFIX).tempdir().map_err(setup)?;
+        let registration = Registration::new(context.state_dir, dir.path()).map_err(setup)?;
         let root = dir.path().join("project");
         copy_tree(&context.manifest.root, &root).map_err(setup)?;
         let targets: Vec<ProbeTarget> = context
@@ -126,6 +210,7 @@ impl<'a> CopyRunner<'a> {
         Ok(Self {
             context,
             _dir: dir,
+            registration,
             root,
             probe,
             progress,
@@ -162,7 +247,12 @@ impl<'a> CopyRunner<'a> {
             let relative = &self.context.plan.files[*file].relative;
             std::fs::write(self.root.join(relative), &bytes.bytes).map_err(setup)?;
         }
-        let outcome = process::run(&prepared.request, self.context.interrupt, |_| {});
+        let registration = &self.registration;
+        let mut registered = Ok(());
+        let outcome = process::run(&prepared.request, self.context.interrupt, |group| {
+            registered = registration.set_group(Some(group));
+        });
+        registered.and_then(|()| registration.set_group(None)).map_err(setup)?;
         for file in patched.keys() {
             let file = &self.context.plan.files[*file];
             std::fs::write(self.root.join(&file.relative), &file.bytes).map_err(setup)?;

@@ -88,8 +88,7 @@ impl Project {
 
     /// Whether a file holds a cachescan patch.
     fn is_patched(&self, relative: &str) -> bool {
-        std::fs::read(self.path(relative))
-            .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(DECORATOR))
+        is_patched(&self.path(relative))
     }
 
     /// The state directory's backup path as cachescan names it (the scratch path, or its
@@ -104,8 +103,13 @@ impl Project {
     /// Start `cachescan apply` in the background (not through assert_cmd, so that it can be
     /// signalled).
     fn spawn_apply(&self) -> Background {
-        Background::start(self.root(), &["apply"])
+        Background::start(self.root(), &["apply"], &[])
     }
+}
+
+/// Whether the file at `path` carries our decorator.
+fn is_patched(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(DECORATOR))
 }
 
 /// A cachescan started in the background. Its output goes to files outside the project, not
@@ -117,7 +121,7 @@ struct Background {
 }
 
 impl Background {
-    fn start(root: &Path, args: &[&str]) -> Background {
+    fn start(root: &Path, args: &[&str], environment: &[(&str, &Path)]) -> Background {
         let output = tempfile::Builder::new()
             .prefix("cachescan-output-")
             .tempdir()
@@ -138,6 +142,7 @@ impl Background {
             .current_dir(root)
             .args(["--color", "never"])
             .args(args)
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(create("stdout"))
             .stderr(create("stderr"));
@@ -680,6 +685,54 @@ fn kill_9_leaves_a_journal_that_restore_replays() {
     for directory in probe_directories {
         let _ = std::fs::remove_dir_all(directory);
     }
+}
+
+#[test]
+fn kill_9_during_runs_in_scratch_copies_then_restore_stops_them_and_deletes_the_copies() {
+    let project = Project::copy("slow_suite");
+    let temporary =
+        tempfile::Builder::new().prefix("cachescan-tmpdir-").tempdir().expect("a private TMPDIR");
+    let temporary_path = std::fs::canonicalize(temporary.path()).expect("canonical TMPDIR");
+    let mut apply = Background::start(
+        project.root(),
+        &["apply", "--jobs", "2"],
+        &[("TMPDIR", &temporary_path)],
+    );
+    // The screen runs in a scratch copy beside the baseline's parts, and sleeps there.
+    let mut group = None;
+    wait_until("a patched run in a scratch copy", || {
+        apply.assert_running();
+        group = live_processes()
+            .into_iter()
+            .find(|process| {
+                process.directory.starts_with(&temporary_path)
+                    && is_patched(&process.directory.join("slow.py"))
+            })
+            .map(|process| process.group);
+        group.is_some()
+    });
+    let group = group.unwrap_or_default();
+    send_signal("KILL", apply.pid());
+    let killed = apply.finish();
+    assert_eq!(killed.code, None, "killed by a signal");
+    project.assert_unchanged();
+    assert!(!group_members(group).is_empty(), "the orphaned run is still there before restore");
+    let copies = || {
+        std::fs::read_dir(&temporary_path)
+            .expect("list the TMPDIR")
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("cachescan-scratch-"))
+            .collect::<Vec<_>>()
+    };
+    assert!(!copies().is_empty(), "the killed run could not delete its copies");
+
+    let restore = project.cachescan(&["restore"]);
+    restore.assert_code(SUCCESS);
+    assert!(restore.stderr.contains("left behind in a scratch copy"), "{}", restore.stderr);
+    assert_all_gone("the orphaned run in a scratch copy", || group_members(group));
+    assert_eq!(copies(), Vec::<String>::new(), "restore deletes the copies");
+    project.assert_unchanged();
 }
 
 #[test]

@@ -39,6 +39,7 @@ pub(crate) fn run(
         ));
     }
     crate::probe::remove_leftovers(&state_dir);
+    crate::scratch::remove_leftovers(&state_dir, shell);
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
     let patchable = plan.patchable();
     shell.status("Planning", plan.status_line());

@@ -1,4 +1,5 @@
-//! `cachescan restore`: undo an interrupted, killed or `--keep` run from its journal.
+//! `cachescan restore`: undo an interrupted, killed or `--keep` run from its journal, and
+//! stop and delete what its scratch copies left behind.
 
 use crate::commands::apply::conflict_reports;
 use crate::commands::{CommandResult, Failure, load};
@@ -15,6 +16,7 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
         state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let _lock =
         Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    crate::scratch::remove_leftovers(&state_dir, shell);
     let Some(mut journal) = Journal::load(&state_dir)
         .map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?
     else {
