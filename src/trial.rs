@@ -453,10 +453,11 @@ impl<'a> Runner<'a> {
 
     /// With `--jobs N`: the baseline runs as N parts at once, each in a scratch copy
     /// (nothing is patched, so a copy answers as the tree would), and the screen, when
-    /// `screen` names functions, runs in the first copy that is free. When copies turn out
-    /// invisible to the tests, or the parts did not collect the same suite, the baseline
-    /// runs again, whole and in place; the screen then comes back as `Err(reason)` (copies
-    /// are of no use) or `Ok(None)` (it runs in place later).
+    /// `screen` names functions, runs in the first copy that is free. When the copies turn
+    /// out invisible to the tests, the baseline runs again, whole and in place, and the
+    /// screen comes back as `Err(reason)`: copies are of no use. When the parts cannot
+    /// stand for the whole suite ([`Runner::baseline_from_parts`]), the baseline runs again
+    /// too, and the screen stands.
     fn baseline_in_parts(
         &mut self,
         screen: Option<&[usize]>,
@@ -516,13 +517,29 @@ impl<'a> Runner<'a> {
             Err(error) => return Err(error),
         };
         let screen = if screen.is_some() { records.pop() } else { None };
+        match self.baseline_from_parts(records, count)? {
+            Ok(baseline) => Ok((baseline, Ok(screen))),
+            Err(reason) => {
+                self.shell.warn(format!("{reason}; the baseline runs again, whole and in place"));
+                Ok((self.run_baseline()?, Ok(screen)))
+            }
+        }
+    }
+
+    /// One baseline from the records of its parts; `Ok(Err(reason))` when they cannot stand
+    /// for a run of the whole suite.
+    fn baseline_from_parts(
+        &mut self,
+        records: Vec<RunRecord>,
+        count: usize,
+    ) -> Result<Result<Baseline, String>, TrialError> {
         let mut observations = Vec::with_capacity(records.len());
         for record in &records {
             observations.push(self.check_ran(record)?);
         }
         let observation = match probe::merge_parts(observations) {
             Ok(observation) => observation,
-            Err(reason) => return self.baseline_again(&reason, screen),
+            Err(reason) => return Ok(Err(reason)),
         };
         let record = RunRecord {
             end: RunEnd::Exited(
@@ -541,24 +558,12 @@ impl<'a> Runner<'a> {
         // comparison, and caching could break it unseen. Only a green suite is split.
         let failing = verdict::baseline_failures(&observation).len();
         if failing > 0 {
-            let reason = format!(
+            return Ok(Err(format!(
                 "{} failed in the baseline's parts, and a test may fail only when split from the rest of the suite",
                 crate::report::plan::plural(failing, "test")
-            );
-            return self.baseline_again(&reason, screen);
+            )));
         }
-        Ok((self.store_baseline(record, observation, count), Ok(screen)))
-    }
-
-    /// The baseline in parts could not be used: run it whole, in place. The screen beside
-    /// it still stands (it never needed the baseline).
-    fn baseline_again(
-        &mut self,
-        reason: &str,
-        screen: Option<RunRecord>,
-    ) -> Result<(Baseline, Result<Option<RunRecord>, String>), TrialError> {
-        self.shell.warn(format!("{reason}; the baseline runs again, whole and in place"));
-        Ok((self.run_baseline()?, Ok(screen)))
+        Ok(Ok(self.store_baseline(record, observation, count)))
     }
 
     /// Compare a patched run with the baseline, over the tests the run was limited to.
