@@ -358,14 +358,7 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
     let has_workers = files.iter().any(|file| file.role == "worker");
     for file in files {
         observation.probe_errors.extend(file.error);
-        for (nodeid, calls) in file.test_calls {
-            let merged = observation.test_calls.entry(nodeid).or_default();
-            for (target, stats) in calls {
-                let entry = merged.entry(target).or_default();
-                entry.calls += stats.calls;
-                entry.time_ns += stats.time_ns;
-            }
-        }
+        add_calls(&mut observation.test_calls, file.test_calls);
         if file.role != "controller" {
             observation.deselected =
                 observation.deselected.max(file.deselected.unwrap_or_default());
@@ -405,6 +398,18 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
     observation
 }
 
+/// Add the calls and times of `calls` to `into`, test by test and target by target.
+fn add_calls(into: &mut CallMap, calls: CallMap) {
+    for (nodeid, targets) in calls {
+        let merged = into.entry(nodeid).or_default();
+        for (target, stats) in targets {
+            let sum = merged.entry(target).or_default();
+            sum.calls += stats.calls;
+            sum.time_ns += stats.time_ns;
+        }
+    }
+}
+
 /// One observation of a suite run in parts (each process ran the test files of its part):
 /// the union of their tests, call maps and collection errors, the targets merged as over
 /// xdist workers. `Err` when the parts did not collect the same suite (a collection that
@@ -439,14 +444,7 @@ pub(crate) fn merge_parts(parts: Vec<Observation>) -> Result<Observation, String
         };
         merged.probe_errors.extend(part.probe_errors);
         merged.python = merged.python.or(part.python);
-        for (nodeid, calls) in part.test_calls {
-            let entry = merged.test_calls.entry(nodeid).or_default();
-            for (target, stats) in calls {
-                let sum = entry.entry(target).or_default();
-                sum.calls += stats.calls;
-                sum.time_ns += stats.time_ns;
-            }
-        }
+        add_calls(&mut merged.test_calls, part.test_calls);
         merged.deselected += part.deselected;
     }
     Ok(merged)
