@@ -7,7 +7,10 @@
 //!    found in one never re-runs another.
 //! 3. Within a component, halve the group: when the left half is clean, the culprit is on
 //!    the right without running it. k culprits among N cost about k x log2(N) runs.
-//! 4. Confirm each suspect alone (unless a halving already ran it alone).
+//! 4. Confirm each suspect alone (unless a halving already ran it alone). When that run,
+//!    limited to the suspect's callers, broke a test the screen did not break, run the same
+//!    tests uncached (a control): a test failing there too needs a test the selection left
+//!    out (order dependence), and is no evidence against the suspect.
 //! 5. Confirm the rest together, unless the screen's broken tests are all explained by the
 //!    confirmed culprits (then the screen itself showed the rest clean together).
 //!
@@ -121,7 +124,12 @@ pub(crate) fn bisect(
                     search.selection(&[function]).as_ref(),
                     &format!("individual-{id}"),
                 )?;
-                Ok(found.map(|found| (function, found)))
+                match found {
+                    Some(found) => {
+                        Ok(Some((function, search.controlled(executor, function, found)?)))
+                    }
+                    None => Ok(None),
+                }
             })?;
             for function in rest {
                 let found = tried
@@ -176,6 +184,11 @@ pub(crate) fn in_parallel<R: Send>(
         }
     }
     groups.into_iter().map(|group| work(runner, group)).collect()
+}
+
+/// Whether collection broke in a run (then its outcomes say little about single tests).
+fn record_has_collect_errors(record: &RunRecord) -> bool {
+    record.observation.as_ref().is_some_and(|observation| !observation.collect_errors.is_empty())
 }
 
 /// What the screen told us, for choosing later runs.
@@ -293,9 +306,45 @@ impl<'p> Search<'p> {
                     executor.try_group(&[function], self.selection(&[function]).as_ref(), &label)?
                 }
             };
-            confirmed.extend(found.map(|found| (function, found)));
+            if let Some(found) = found {
+                confirmed.push((function, self.controlled(executor, function, found)?));
+            }
         }
         Ok(confirmed)
+    }
+
+    /// A run of `function` alone, limited to some tests, broke a test that the screen (the
+    /// whole suite with every function cached) did not: run the same tests uncached. A test
+    /// that fails there too fails because of the selection (it needs what a test left out
+    /// leaves behind), not because of the cache, and is no evidence against `function`;
+    /// a run left without other broken tests is clean.
+    fn controlled(
+        &self,
+        executor: &mut dyn Executor,
+        function: usize,
+        (record, judgement): Judged,
+    ) -> Result<Judged, TrialError> {
+        let RunJudgement::Broken { tests, .. } = &judgement else { return Ok((record, judgement)) };
+        let unexplained = tests.iter().any(|test| !self.broken.contains(&test.nodeid));
+        let selection = match &record.selection {
+            Some(selection) if unexplained && !record_has_collect_errors(&record) => selection,
+            _ => return Ok((record, judgement)),
+        };
+        let id = self.id(function);
+        executor.announce("Controlling", format!("{id}: its tests, uncached"));
+        let control = executor.run_patched(&[], Some(selection), &format!("control-{id}"))?;
+        let failing_anyway = executor.judge_run(&control)?.broken_nodeids();
+        let kept: Vec<_> =
+            tests.iter().filter(|test| !failing_anyway.contains(&test.nodeid)).cloned().collect();
+        let judgement = if kept.is_empty() {
+            RunJudgement::Clean
+        } else if kept.len() == tests.len() {
+            judgement
+        } else {
+            let reason = format!("{} changed outcome", plural(kept.len(), "test"));
+            RunJudgement::Broken { tests: kept, reason }
+        };
+        Ok((record, judgement))
     }
 
     /// `group` is known to break tests. Halve it until each failing part is one function.

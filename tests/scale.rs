@@ -225,6 +225,35 @@ fn the_confirmation_runs_only_the_five_tests_that_call_the_culprit() {
 }
 
 #[test]
+fn a_test_that_fails_only_apart_from_the_rest_of_the_suite_is_no_evidence_against_a_function() {
+    // `double`'s run is limited to its callers, which leaves out the test that prepares
+    // `test_b`'s state; the control run (the same tests, uncached) fails `test_b` too.
+    let project = Project::copy("order_dependent");
+    let (run, report) = project.apply_json(&["-v"], FINDINGS);
+    let double = target(&report, "registry.core:double");
+    assert_eq!(double["verdict"], "safe", "{double:#}");
+    assert_eq!(double["broken_tests"], json!([]), "{double:#}");
+    let tags = target(&report, "registry.core:tags");
+    assert_eq!(tags["verdict"], "unsafe", "{tags:#}");
+    let broken: Vec<&str> = tags["broken_tests"]
+        .as_array()
+        .expect("broken_tests is an array")
+        .iter()
+        .filter_map(|test| test["nodeid"].as_str())
+        .collect();
+    assert_eq!(broken, ["tests/test_c_both.py::test_tags_and_double"], "{tags:#}");
+    let controls = ran_lines(&run.stderr, "control-");
+    assert_eq!(controls.len(), 1, "{}", run.stderr);
+    assert!(
+        controls[0].starts_with("control-registry.core:double: 0 patched, 2 tests,"),
+        "{}",
+        run.stderr
+    );
+    // No control for `tags`: the screen broke the same test, with the whole suite.
+    assert_eq!(count(&report, "test_runs"), 5, "baseline, screen, two halves, one control");
+}
+
+#[test]
 fn four_culprits_in_separate_components_cost_one_small_confirmation_each() {
     let project = Project::copy("culprits");
     let (run, report) = project.apply_json(&["-v"], FINDINGS);
