@@ -259,6 +259,7 @@ impl<'a> CopyRunner<'a> {
         }
         let record = prepared.finish(outcome?, self.context.interrupt)?;
         self.tests_executed += record.tests_run();
+        record.show(self.context.shell, &format!("{label} ({})", self.name), functions.len());
         self.check_visibility(&record)?;
         Ok(record)
     }

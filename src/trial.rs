@@ -65,6 +65,20 @@ impl RunRecord {
     pub(crate) fn tests_run(&self) -> usize {
         self.observation.as_ref().map_or(0, |observation| observation.tests.len())
     }
+
+    /// The `-v` line of a finished run.
+    pub(crate) fn show(&self, shell: &Shell, label: &str, patched: usize) {
+        shell.verbose(
+            "Ran",
+            format!(
+                "{label}: {patched} patched, {} tests, {:?} in {:.1} s, log {}",
+                self.tests_run(),
+                self.end,
+                self.duration.as_secs_f64(),
+                self.log.display()
+            ),
+        );
+    }
 }
 
 /// How a patched run compares with the baseline.
@@ -314,17 +328,7 @@ impl<'a> Runner<'a> {
         }
         let record = prepared.finish(outcome?, self.interrupt)?;
         self.tests_executed += record.tests_run();
-        self.shell.verbose(
-            "Ran",
-            format!(
-                "{label}: {} patched, {} tests, {:?} in {:.1} s, log {}",
-                functions.len(),
-                record.tests_run(),
-                record.end,
-                record.duration.as_secs_f64(),
-                record.log.display()
-            ),
-        );
+        record.show(self.shell, label, functions.len());
         Ok(record)
     }
 
