@@ -104,8 +104,9 @@ pub struct ApplyArgs {
     /// Test runs at once, each in its own scratch copy of the project: a fresh baseline runs
     /// as N parts (split by test file), the screen in the first copy free, then isolation
     /// runs go N at a time.
-    /// If the tests import the original tree instead of a copy (an editable install), every
-    /// run happens in place, one at a time, and the report says why.
+    /// If the tests import the original tree instead of a copy (an editable install), copies
+    /// put their source roots first on PYTHONPATH; if the tests still import the original,
+    /// every run happens in place, one at a time, and the report says why.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
     /// Judge only shard K of N (the same split on every machine); join reports with `merge`.

@@ -5,8 +5,14 @@
 //! copies work is checked on every run: the probe reports which file each target was loaded
 //! from, and if the tests imported the original tree instead of the copy (an editable
 //! install, an absolute path in the configuration), the copy's run tested nothing; the
-//! runner then reports [`TrialError::CopyInvisible`] and the search falls back to serial
-//! runs in place. Patches in a copy need no journal: the copy is ours and is deleted.
+//! runner first runs again with the copy's source roots first on `PYTHONPATH`, which wins
+//! over an editable install's path (a `.pth` entry or import hook comes after it); if the
+//! tests still import the original tree (an absolute `pythonpath` in pytest's
+//! configuration goes before it), it reports [`TrialError::CopyInvisible`] and the search
+//! falls back to serial runs in place. Only the original tree's files trigger this: a
+//! project installed into site-packages is not made visible, since in place its tests do
+//! not see the tree either. Patches in a copy need no journal: the copy is ours and is
+//! deleted.
 //!
 //! A killed cachescan cannot delete its copies or stop their test runs, so every copy is
 //! registered in `.cachescan/copies/` (its directory, and the process group of the run in
@@ -15,6 +21,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -82,6 +89,9 @@ pub(crate) struct CopyContext<'a> {
     pub timeout: Duration,
     pub runs_dir: &'a Path,
     pub state_dir: &'a Path,
+    /// Set once a copy's tests imported the original tree: from then on every copy puts
+    /// its source roots first on `PYTHONPATH`.
+    pub source_roots_first: &'a AtomicBool,
 }
 
 /// Where the copies of a run are registered, under the state directory.
@@ -220,11 +230,34 @@ impl<'a> CopyRunner<'a> {
         })
     }
 
+    /// One run; when its tests imported the original tree, once more with the copy's
+    /// source roots first on `PYTHONPATH` (and so every later run of every copy).
     fn run(
         &mut self,
         functions: &[usize],
         scope: Scope<'_>,
         label: &str,
+    ) -> Result<RunRecord, TrialError> {
+        let roots_first = self.context.source_roots_first.load(Ordering::SeqCst);
+        match self.run_once(functions, scope, label, roots_first) {
+            Err(TrialError::CopyInvisible(reason)) if !roots_first => {
+                self.context.shell.verbose(
+                    "Retrying",
+                    format!("{label} with the copy's source roots first on PYTHONPATH: {reason}"),
+                );
+                self.context.source_roots_first.store(true, Ordering::SeqCst);
+                self.run_once(functions, scope, label, true)
+            }
+            other => other,
+        }
+    }
+
+    fn run_once(
+        &mut self,
+        functions: &[usize],
+        scope: Scope<'_>,
+        label: &str,
+        roots_first: bool,
     ) -> Result<RunRecord, TrialError> {
         if self.context.interrupt.is_set() {
             return Err(TrialError::Interrupted);
@@ -233,7 +266,7 @@ impl<'a> CopyRunner<'a> {
         let setup = |error: std::io::Error| TrialError::Setup(format!("scratch copy: {error}"));
         let log =
             self.context.runs_dir.join(log_name(&format!("{}-", self.name), self.runs, label));
-        let prepared = PreparedRun::new(
+        let mut prepared = PreparedRun::new(
             &self.probe,
             self.context.manifest,
             &self.root,
@@ -242,6 +275,9 @@ impl<'a> CopyRunner<'a> {
             scope,
             self.context.timeout,
         )?;
+        if roots_first {
+            self.put_source_roots_first(&mut prepared.request.env);
+        }
         let patched = self.context.plan.patch_files(functions);
         for (file, bytes) in &patched {
             let relative = &self.context.plan.files[*file].relative;
@@ -262,6 +298,27 @@ impl<'a> CopyRunner<'a> {
         record.show(self.context.shell, &format!("{label} ({})", self.name), functions.len());
         self.check_visibility(&record)?;
         Ok(record)
+    }
+
+    /// `PYTHONPATH` with the copy's source roots (those that exist) in front.
+    fn put_source_roots_first(&self, env: &mut std::collections::BTreeMap<String, String>) {
+        let roots: Vec<String> = self
+            .context
+            .manifest
+            .source_roots
+            .iter()
+            .map(|root| self.root.join(root))
+            .filter(|root| root.is_dir())
+            .map(|root| root.display().to_string())
+            .collect();
+        if roots.is_empty() {
+            return;
+        }
+        let path = match env.get("PYTHONPATH").filter(|path| !path.is_empty()) {
+            Some(existing) => format!("{}:{existing}", roots.join(":")),
+            None => roots.join(":"),
+        };
+        env.insert("PYTHONPATH".to_owned(), path);
     }
 
     /// The screen (every function patched, the whole suite), run here while the baseline

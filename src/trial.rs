@@ -215,6 +215,9 @@ pub(crate) struct Runner<'a> {
     /// The tree is hashed once: it keys the baseline cache and names the sources in reports.
     source_sha256: String,
     cache_key: String,
+    /// Scratch copies put their source roots first on `PYTHONPATH` (learned from a copy
+    /// whose tests imported the original tree).
+    source_roots_first: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -287,6 +290,7 @@ impl<'a> Runner<'a> {
             baseline: None,
             source_sha256,
             cache_key,
+            source_roots_first: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -489,6 +493,7 @@ impl<'a> Runner<'a> {
             timeout: self.timeout,
             runs_dir: &runs_dir,
             state_dir: &state_dir,
+            source_roots_first: &self.source_roots_first,
         };
         let (outcome, runs, tests_executed) = crate::scratch::in_copies(
             context,
@@ -598,6 +603,7 @@ impl<'a> Runner<'a> {
             timeout: self.timeout,
             runs_dir: &self.runs_dir,
             state_dir: &self.state_dir,
+            source_roots_first: &self.source_roots_first,
         };
         Some((context, self.progress.clone()))
     }

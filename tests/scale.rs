@@ -714,3 +714,33 @@ fn a_baseline_in_parts_with_a_failing_test_runs_again_whole() {
         run.stderr
     );
 }
+
+#[test]
+fn jobs_use_copies_when_the_original_sources_are_on_the_path_like_an_editable_install() {
+    // No `pythonpath` in pytest's configuration: the sources come from an absolute path on
+    // PYTHONPATH, behind which an editable install's `.pth` entry would sit. A copy's first
+    // run imports the original tree; with the copy's own `src` first on the path it does not.
+    let mut project = Project::copy("culprits");
+    let pyproject = project.read_text("pyproject.toml");
+    let relative = "pythonpath = [\"src\"]\n";
+    assert!(pyproject.contains(relative), "{pyproject}");
+    project.rewrite("pyproject.toml", &pyproject.replace(relative, ""));
+    let manifest = project.read_text("cachescan.yaml");
+    let root_line = "  root: .\n";
+    assert!(manifest.contains(root_line), "{manifest}");
+    let sources = project.path("src").display().to_string();
+    let with_path = format!("{root_line}  env:\n    PYTHONPATH: {sources}\n");
+    project.rewrite("cachescan.yaml", &manifest.replace(root_line, &with_path));
+
+    let (_, serial) = project.apply_json(&["--jobs", "1"], FINDINGS);
+    assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");
+    let (run, parallel, temporary) =
+        apply_jobs_2_in_private_tmpdir(&project, &["--fresh-baseline", "-v"]);
+    assert_eq!(rows(&parallel), rows(&serial), "{parallel:#}");
+    assert_eq!(parallel["baseline"]["parts"], 2, "{parallel:#}");
+    assert_eq!(parallel["jobs"], json!({"requested": 2, "used": 2, "fallback": null}));
+    assert!(run.stderr.contains("source roots first on PYTHONPATH"), "{}", run.stderr);
+    assert!(!run.stderr.contains("scratch copies are not used"), "{}", run.stderr);
+    let left = leftovers(temporary.path());
+    assert!(left.is_empty(), "scratch copies left behind: {left:?}");
+}
