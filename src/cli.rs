@@ -40,6 +40,9 @@ pub enum Command {
     /// Undo an interrupted or killed run from its journal in `.cachescan/`; stop the test
     /// runs it left behind and delete its scratch copies.
     Restore,
+    /// Keep the patches of `apply --keep` for good: forget their journal and backups, so the
+    /// decorators are ordinary edits of yours (commit them, or not).
+    Accept,
     /// Join the reports of `apply --shard K/N` runs into one report and one exit code.
     Merge(MergeArgs),
     /// Print the JSON Schema of cachescan.yaml.

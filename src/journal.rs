@@ -212,6 +212,33 @@ impl Journal {
         Ok(conflicts)
     }
 
+    /// Whether every entry was kept on purpose (`apply --keep`), none left by a run that
+    /// did not finish.
+    pub(crate) fn only_kept(&self) -> bool {
+        self.file.test_group.is_none() && self.file.entries.iter().all(|entry| entry.kept)
+    }
+
+    /// Make the kept patches the user's own: drop their backups and the journal. Returns
+    /// each file with whether it still holds exactly what cachescan wrote (the user may
+    /// have edited it since). Only for a journal that [`Journal::only_kept`].
+    pub(crate) fn accept(self) -> Result<Vec<(String, bool)>, JournalError> {
+        let mut files = Vec::new();
+        for entry in &self.file.entries {
+            let unchanged = std::fs::read(&entry.path)
+                .is_ok_and(|bytes| sha256_hex(&bytes) == entry.patched_sha256);
+            files.push((entry.relative.clone(), unchanged));
+        }
+        // The journal goes first: a crash before the backups are gone leaves stray backups,
+        // never a journal whose restore would undo what the user accepted.
+        fsio::remove_file(&Self::journal_path(&self.state_dir))?;
+        fsio::sync_directory(&self.state_dir);
+        for entry in &self.file.entries {
+            let _ = std::fs::remove_file(self.state_dir.join(BACKUP_DIR).join(&entry.backup));
+        }
+        let _ = std::fs::remove_dir(self.state_dir.join(BACKUP_DIR));
+        Ok(files)
+    }
+
     /// Restore one file; `Err` says why it was left alone.
     fn restore_entry(&self, entry: &Entry) -> Result<(), String> {
         let backup_path = self.state_dir.join(BACKUP_DIR).join(&entry.backup);

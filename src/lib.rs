@@ -46,7 +46,7 @@ use crate::shell::{Shell, Verbosity};
 /// Parse the command line, run the command, print failures; returns the exit code.
 pub fn run() -> ExitCode {
     let mut command = Cli::command().after_long_help(exit_code::EXIT_CODES_HELP);
-    for name in ["apply", "restore", "merge"] {
+    for name in ["apply", "restore", "accept", "merge"] {
         command =
             command.mut_subcommand(name, |sub| sub.after_long_help(exit_code::EXIT_CODES_HELP));
     }
@@ -71,6 +71,7 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => commands::plan::run(manifest, args, &shell),
         Command::Apply(args) => commands::apply::run(manifest, args, &shell),
         Command::Restore => commands::restore::run(manifest, &shell),
+        Command::Accept => commands::accept::run(manifest, &shell),
         Command::Schema => commands::schema::run(&shell),
         Command::Merge(args) => commands::merge::run(args, &shell),
     };

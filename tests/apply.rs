@@ -810,6 +810,44 @@ fn keep_leaves_safe_functions_patched_until_restore() {
 }
 
 #[test]
+fn accept_makes_the_kept_patch_the_users_own_and_apply_runs_again() {
+    let project = Project::copy("verdicts");
+    project.cachescan(&["apply", "--keep", "--format", "json"]).assert_code(FINDINGS);
+    let patched = project.read("src/calc/core.py");
+
+    let accept = project.cachescan(&["accept"]);
+    accept.assert_code(SUCCESS);
+    assert!(accept.stderr.contains("Accepted 1 file"), "{}", accept.stderr);
+    assert_eq!(project.read("src/calc/core.py"), patched, "accept changes no file");
+    assert!(!project.journal_exists(), "no journal after accept");
+    assert!(!project.path(".cachescan/backups").exists(), "no backups after accept");
+
+    // The decorator is the user's now: restore has nothing to undo, apply runs again.
+    let restore = project.cachescan(&["restore"]);
+    restore.assert_code(SUCCESS);
+    assert_eq!(project.read("src/calc/core.py"), patched, "restore leaves an accepted file");
+    let again = project.cachescan(&["apply", "--format", "json"]);
+    assert_ne!(again.code, Some(UNUSABLE), "{}", again.stderr);
+    assert_eq!(project.read("src/calc/core.py"), patched, "apply puts back what it found");
+}
+
+#[test]
+fn accept_refuses_the_journal_of_a_run_that_did_not_finish() {
+    let project = Project::copy("slow_suite");
+    let mut apply = project.spawn_apply();
+    apply.wait_for_patched_run(&project, "slow.py");
+    send_signal("KILL", apply.pid());
+    apply.finish();
+    let accept = project.cachescan(&["accept"]);
+    accept.assert_code(UNUSABLE);
+    assert!(accept.stderr.contains("cachescan restore"), "{}", accept.stderr);
+    assert!(project.journal_exists(), "a refused accept keeps the journal");
+    assert!(project.is_patched("slow.py"), "and changes no file");
+    project.cachescan(&["restore"]).assert_code(SUCCESS);
+    project.assert_unchanged();
+}
+
+#[test]
 fn a_lock_held_by_a_live_process_refuses_the_run() {
     let project = Project::copy("verdicts");
     let mut holder = Command::new("sleep").arg("30").spawn().expect("start sleep");

@@ -32,7 +32,7 @@ pub(crate) fn run(
             ExitCode::Unusable,
             miette::miette!(
                 code = "cachescan::journal::unfinished",
-                help = "run `cachescan restore` to put those files back first",
+                help = "run `cachescan restore` to put those files back first (or, for patches kept with `apply --keep`, `cachescan accept` to keep them)",
                 "an earlier run left patched files behind (journal in {})",
                 state_dir.display()
             ),
@@ -100,7 +100,10 @@ pub(crate) fn run(
     if !kept.is_empty() {
         shell.status(
             "Kept",
-            format!("{} patched; `cachescan restore` undoes it", plural(kept.len(), "file")),
+            format!(
+                "{} patched; `cachescan accept` keeps it for good, `cachescan restore` undoes it",
+                plural(kept.len(), "file")
+            ),
         );
     }
     let findings = report.targets.iter().any(|target| target.verdict.is_finding());

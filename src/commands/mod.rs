@@ -2,6 +2,7 @@
 //! Shared here: finding and loading the manifest and resolving settings, which every
 //! command that reads a manifest does the same way.
 
+pub(crate) mod accept;
 pub(crate) mod apply;
 pub(crate) mod merge;
 pub(crate) mod plan;

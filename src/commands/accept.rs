@@ -1,0 +1,51 @@
+//! `cachescan accept`: keep the patches of `apply --keep` for good. The journal and the
+//! backups of the kept files are removed, so the decorators become ordinary edits in the
+//! user's tree and a later `apply` no longer asks for `restore`. A journal left by a run
+//! that did not finish is refused: that one is for `restore`.
+
+use crate::commands::{CommandResult, Failure, load};
+use crate::exit_code::ExitCode;
+use crate::journal::Journal;
+use crate::lock::{Lock, state_dir};
+use crate::report::plan::plural;
+use crate::settings::CommandLineSettings;
+use crate::shell::Shell;
+
+pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
+    let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
+    let state_dir =
+        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let _lock =
+        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let Some(journal) =
+        Journal::load(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?
+    else {
+        shell.status("Accepted", "nothing: no patches were kept");
+        return Ok(ExitCode::Success);
+    };
+    if !journal.only_kept() {
+        return Err(Failure::one(
+            ExitCode::Unusable,
+            miette::miette!(
+                code = "cachescan::accept::unfinished",
+                help = "run `cachescan restore` to put those files back",
+                "the journal in {} is from a run that did not finish, not from `apply --keep`",
+                state_dir.display()
+            ),
+        ));
+    }
+    let files = journal.accept().map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    for (relative, unchanged) in &files {
+        if !unchanged {
+            shell.warn(format!("{relative} changed since cachescan patched it; left as it is"));
+        }
+    }
+    shell.status(
+        "Accepted",
+        format!(
+            "{}: the cache decorators stay, and cachescan keeps no backup of them",
+            plural(files.len(), "file")
+        ),
+    );
+    Ok(ExitCode::Success)
+}
