@@ -17,7 +17,7 @@
 //! Every run after the screen runs only the tests that call a function of its group (by
 //! the call map), plus the screen's broken tests that the map does not attribute to any
 //! function. A test that the map says never calls a function cannot be broken by caching
-//! it, with these exceptions, each handled: calls the probe could not observe (a closure,
+//! it, with these exceptions, each handled: calls the probe could not observe (a generator,
 //! calls outside tests) make the map say "unknown" and the whole suite runs; effects at
 //! import time are covered by the screen; a test broken through shared state without a
 //! call is in the screen's broken set, which every later run includes.

@@ -59,9 +59,12 @@ The recorder sits in the trampoline's ``co_consts`` (a code object may hold any
 constant), so nothing is added to the module's globals and no name lookup
 happens per call.  The trampoline's file name is ``<cachescan-probe
 trampoline>`` and it sets ``__tracebackhide__`` so pytest hides its frame.
-Functions with free variables (closures, zero-argument ``super()``) cannot
-take the trampoline, which has none, and generator or coroutine
-functions would change kind; those targets are ``unavailable`` and untouched.
+A function with free variables (a closure, a method using zero-argument
+``super()``) keeps its closure cells, so its trampoline is compiled with the
+same free variables, named only in dead code; one whose free variable has a
+name the trampoline uses itself (``args``, ``kwargs``) is ``unavailable``.
+Generator and coroutine functions would change kind: ``unavailable``, and
+untouched.
 The same mechanism runs on every Python version: ``sys.monitoring`` (3.12+)
 could observe without touching the function, but a second path that only newer
 interpreters take would go untested; the value ``monitoring`` is reserved.
@@ -564,22 +567,56 @@ _TRAMPOLINE_SOURCE = (
     "    __tracebackhide__ = True\n"
     "    return %r.call(args, kwargs)\n" % _RECORDER_PLACEHOLDER
 )
+# A function's code can only be swapped for one with the same free variables (its
+# closure cells stay with the function). The trampoline names them in dead code, so
+# they are free in it but never read.
+_CLOSURE_TRAMPOLINE_SOURCE = (
+    "def _outer(%(names)s):\n"
+    "    def trampoline(*args, **kwargs):\n"
+    "        __tracebackhide__ = True\n"
+    "        if False:\n"
+    "            (%(names)s,)\n"
+    "        return %(recorder)r.call(args, kwargs)\n"
+    "    return trampoline\n"
+)
 # generator, coroutine, iterable coroutine, async generator
 _CO_NOT_PLAIN = 0x20 | 0x80 | 0x100 | 0x200
-_TEMPLATE = []  # [code] once compiled
+_TEMPLATES = {}  # free variable names -> trampoline code, compiled once each
 
 
 def _observe_enabled():
     return os.environ.get(ENV_OBSERVE, "") == "1"
 
 
+def _inner_code(code):
+    return [c for c in code.co_consts if isinstance(c, types.CodeType)][0]
+
+
+def _template(freevars):
+    """The trampoline's code with these free variables, or None if it cannot have
+    exactly them (a free variable named like one of the trampoline's own)."""
+    if freevars not in _TEMPLATES:
+        if freevars:
+            source = _CLOSURE_TRAMPOLINE_SOURCE % {
+                "names": ", ".join(freevars),
+                "recorder": _RECORDER_PLACEHOLDER,
+            }
+            module = compile(source, TRAMPOLINE_FILENAME, "exec", dont_inherit=True)
+            code = _inner_code(_inner_code(module))
+        else:
+            module = compile(_TRAMPOLINE_SOURCE, TRAMPOLINE_FILENAME, "exec", dont_inherit=True)
+            code = _inner_code(module)
+        _TEMPLATES[freevars] = code if code.co_freevars == freevars else None
+    return _TEMPLATES[freevars]
+
+
 def _trampoline_code(recorder, code):
     """A code object ``(*args, **kwargs) -> recorder.call(args, kwargs)``,
-    named like ``code``, with ``recorder`` as a constant."""
-    if not _TEMPLATE:
-        module_code = compile(_TRAMPOLINE_SOURCE, TRAMPOLINE_FILENAME, "exec", dont_inherit=True)
-        _TEMPLATE.extend(c for c in module_code.co_consts if isinstance(c, types.CodeType))
-    template = _TEMPLATE[0]
+    named like ``code``, with its free variables and ``recorder`` as a
+    constant; None when the free variables cannot be matched."""
+    template = _template(code.co_freevars)
+    if template is None:
+        return None
     consts = tuple(
         recorder if (isinstance(c, str) and c == _RECORDER_PLACEHOLDER) else c
         for c in template.co_consts
@@ -794,17 +831,17 @@ class _Observe(object):
         if _is_trampoline(code):
             self._set_status(tid, "unavailable", "already observed by another probe")
             return
-        if code.co_freevars:
-            self._set_status(
-                tid, "unavailable", "closure (free variables: %s)" % ", ".join(code.co_freevars)
-            )
-            return
         if code.co_flags & _CO_NOT_PLAIN:
             self._set_status(tid, "unavailable", "generator or coroutine function")
             return
         original = _copy_function(func)
         recorder = _Recorder(self, original, tid)
         trampoline = _trampoline_code(recorder, code)
+        if trampoline is None:
+            self._set_status(
+                tid, "unavailable", "closure (free variables: %s)" % ", ".join(code.co_freevars)
+            )
+            return
         had_wrapped = "__wrapped__" in func.__dict__
         wrapped = func.__dict__.get("__wrapped__")
         swap = _Swap(func, code, trampoline, original, recorder, had_wrapped, wrapped)

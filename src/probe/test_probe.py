@@ -680,9 +680,26 @@ def _make():
 closed = _make()
 
 
-class K(object):
+def _make_clash():
+    args = 1
+
+    def clash(x):
+        return x + args
+
+    return clash
+
+
+clash = _make_clash()
+
+
+class Base(object):
     def method(self, x, *, twice=False):
         return x * (2 if twice else 1)
+
+
+class K(Base):
+    def method(self, x, *, twice=False):
+        return super().method(x, twice=twice)
 
     @staticmethod
     def static(x):
@@ -732,6 +749,7 @@ def test_methods():
 
 def test_closure_and_generator():
     assert work.closed(1) == 4
+    assert work.clash(1) == 2
     assert list(work.gen()) == [1]
 
 
@@ -748,7 +766,7 @@ def test_signature_and_source_unchanged():
     assert work.f.__code__.co_filename == "<cachescan-probe trampoline>"
     real = os.path.realpath(work.__file__)
     assert os.path.realpath(work.f.__wrapped__.__code__.co_filename) == real
-    assert work.closed.__code__.co_filename.endswith("work.py")
+    assert work.gen.__code__.co_filename.endswith("work.py")
     assert "__cachescan" not in " ".join(vars(work))
 
 
@@ -782,7 +800,7 @@ def warm():
 """
 
 OBS_QUALNAMES = [
-    "f", "g", "slow", "cached", "fact", "gen", "closed", "K.method", "K.static", "nope",
+    "f", "g", "slow", "cached", "fact", "gen", "closed", "clash", "K.method", "K.static", "nope",
 ]
 
 
@@ -814,7 +832,7 @@ EXPECTED_CALLS = {
     OBS + "test_cached_misses_only": {"shop.work:cached": 3},
     OBS + "test_recursion": {"shop.work:fact": 4},
     OBS + "test_methods": {"shop.work:K.method": 2, "shop.work:K.static": 1},
-    OBS + "test_closure_and_generator": {},
+    OBS + "test_closure_and_generator": {"shop.work:closed": 1},
     OBS + "test_nothing": {},
     OBS + "test_signature_and_source_unchanged": {},
     OBS + "test_exception_passes_through": {"shop.work:f": 1},
@@ -845,8 +863,10 @@ def check_observed_targets(doc):
         assert t["shop.work:" + q]["observer"] == "code-swap", t["shop.work:" + q]
         assert t["shop.work:" + q]["observer_note"] is None
     assert t["shop.late:h"]["observer"] == "code-swap"
-    closed = t["shop.work:closed"]
-    assert closed["observer"] == "unavailable" and "closure" in closed["observer_note"]
+    # A closure keeps its cells; K.method uses super() (a __class__ cell).
+    assert t["shop.work:closed"]["observer"] == "code-swap"
+    clash = t["shop.work:clash"]
+    assert clash["observer"] == "unavailable" and "closure" in clash["observer_note"]
     gen = t["shop.work:gen"]
     assert gen["observer"] == "unavailable" and "generator" in gen["observer_note"]
     assert t["shop.work:nope"]["observer"] == "unavailable"
