@@ -684,7 +684,14 @@ fn jobs_2_runs_a_fresh_baseline_in_two_parts_that_add_up_to_the_whole_suite() {
     let left = leftovers(temporary.path());
     assert!(left.is_empty(), "scratch copies left behind: {left:?}");
 
-    // The baseline the parts cached serves a serial run like one made in one piece.
+    // The baseline the parts cached serves a serial run like one made in one piece, and the
+    // human summary says how it was made.
+    let human = project.cachescan(&["apply", "--jobs", "1"]);
+    human.assert_code(FINDINGS);
+    let summary = String::from_utf8_lossy(&human.stdout).into_owned();
+    let tests = count(&serial["baseline"], "tests");
+    assert!(summary.contains(&format!("(reused baseline: {tests} tests in ")), "{summary}");
+    assert!(summary.contains(" s, run in 2 parts)"), "{summary}");
     let (_, reused) = project.apply_json(&["--jobs", "1"], FINDINGS);
     assert_eq!(reused["baseline"]["reused"], true, "{reused:#}");
     assert_eq!(rows(&reused), rows(&serial), "{reused:#}");

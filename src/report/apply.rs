@@ -187,8 +187,12 @@ pub(crate) fn summary(report: &ApplyReport) -> String {
         })
         .collect();
     let baseline = if report.baseline.reused { "reused baseline" } else { "baseline" };
+    let parts = match report.baseline.parts {
+        0 | 1 => String::new(),
+        parts => format!(", run in {parts} parts"),
+    };
     format!(
-        "{}: {}; {}, {} tests executed ({baseline}: {} tests in {:.2} s)",
+        "{}: {}; {}, {} tests executed ({baseline}: {} tests in {:.2} s{parts})",
         plural(report.targets.len(), "function"),
         counts.join(", "),
         plural(report.test_runs, "test run"),
