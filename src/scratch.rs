@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -352,47 +352,71 @@ impl<'a> CopyRunner<'a> {
     }
 }
 
+/// The shared queue of [`in_copies`].
+struct Queue<T, R> {
+    /// Items not started yet, with their position in the results.
+    items: VecDeque<(usize, T)>,
+    /// The position the next queued item gets.
+    next: usize,
+    /// Items being worked on: while any is, more items may come.
+    busy: usize,
+    results: Vec<(usize, R)>,
+    /// The first error of any copy; every copy stops at its next item.
+    failure: Option<TrialError>,
+}
+
 /// Do `work` for every item in `copies` scratch copies at once, each item in the first
-/// copy that is free. Results come in the order of `items`, plus the runs and tests the
-/// copies made. The first error stops every copy at its next item.
+/// copy that is free. Work may queue more items (a halving queues the halves of a group
+/// that broke tests). Results come in the order the items were queued, plus the runs and
+/// tests the copies made. The first error stops every copy at its next item.
 pub(crate) fn in_copies<T: Send, R: Send>(
     context: CopyContext<'_>,
     progress: &ProgressBar,
     items: Vec<T>,
     copies: usize,
-    work: &(impl Fn(&mut CopyRunner<'_>, T) -> Result<R, TrialError> + Sync),
+    work: &(impl Fn(&mut CopyRunner<'_>, T) -> Result<(R, Vec<T>), TrialError> + Sync),
 ) -> (Result<Vec<R>, TrialError>, usize, usize) {
-    let queue = Mutex::new(items.into_iter().enumerate().collect::<VecDeque<_>>());
-    let results = Mutex::new(Vec::new());
-    let failure: Mutex<Option<TrialError>> = Mutex::new(None);
+    let next = items.len();
+    let queue = Mutex::new(Queue {
+        items: items.into_iter().enumerate().collect(),
+        next,
+        busy: 0,
+        results: Vec::new(),
+        failure: None,
+    });
+    let changed = Condvar::new();
+    let lock = || queue.lock().unwrap_or_else(PoisonError::into_inner);
     let counts = std::thread::scope(|scope| {
         let workers: Vec<_> = (1..=copies)
             .map(|index| {
-                let (queue, results, failure, progress) =
-                    (&queue, &results, &failure, progress.clone());
+                let (lock, changed, progress) = (&lock, &changed, progress.clone());
                 scope.spawn(move || {
                     let mut copy = match CopyRunner::new(context, index, progress) {
                         Ok(copy) => copy,
                         Err(error) => {
-                            record_failure(failure, error);
+                            lock().failure.get_or_insert(error);
+                            changed.notify_all();
                             return (0, 0);
                         }
                     };
-                    loop {
-                        let failed = failure.lock().map_or(true, |slot| slot.is_some());
-                        let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
-                        let Some((position, item)) = next.filter(|_| !failed) else { break };
-                        match work(&mut copy, item) {
-                            Ok(result) => {
-                                if let Ok(mut results) = results.lock() {
-                                    results.push((position, result));
+                    while let Some((position, item)) = next_item(lock(), changed) {
+                        let outcome = work(&mut copy, item);
+                        let mut queue = lock();
+                        queue.busy -= 1;
+                        match outcome {
+                            Ok((result, more)) => {
+                                queue.results.push((position, result));
+                                for item in more {
+                                    let position = queue.next;
+                                    queue.next += 1;
+                                    queue.items.push_back((position, item));
                                 }
                             }
                             Err(error) => {
-                                record_failure(failure, error);
-                                break;
+                                queue.failure.get_or_insert(error);
                             }
                         }
+                        changed.notify_all();
                     }
                     (copy.runs, copy.tests_executed)
                 })
@@ -403,18 +427,33 @@ pub(crate) fn in_copies<T: Send, R: Send>(
             .map(|worker| worker.join().unwrap_or_default())
             .fold((0, 0), |total, counts| (total.0 + counts.0, total.1 + counts.1))
     });
-    if let Some(error) = failure.into_inner().ok().flatten() {
+    let queue = queue.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if let Some(error) = queue.failure {
         return (Err(error), counts.0, counts.1);
     }
-    let mut results = results.into_inner().unwrap_or_default();
+    let mut results = queue.results;
     results.sort_by_key(|(position, _)| *position);
     (Ok(results.into_iter().map(|(_, result)| result).collect()), counts.0, counts.1)
 }
 
-/// Keep the first failure of any copy; the others stop at their next item.
-fn record_failure(failure: &Mutex<Option<TrialError>>, error: TrialError) {
-    if let Ok(mut slot) = failure.lock() {
-        slot.get_or_insert(error);
+/// The next item for a copy, waiting while other copies may still queue more; `None` when
+/// the work is done or failed.
+fn next_item<T, R>(
+    mut queue: std::sync::MutexGuard<'_, Queue<T, R>>,
+    changed: &Condvar,
+) -> Option<(usize, T)> {
+    loop {
+        if queue.failure.is_some() {
+            return None;
+        }
+        if let Some(item) = queue.items.pop_front() {
+            queue.busy += 1;
+            return Some(item);
+        }
+        if queue.busy == 0 {
+            return None;
+        }
+        queue = changed.wait(queue).unwrap_or_else(PoisonError::into_inner);
     }
 }
 

@@ -164,7 +164,7 @@ pub(crate) fn in_parallel<R: Send>(
                 &progress,
                 groups.clone(),
                 wanted,
-                &|copy: &mut CopyRunner<'_>, group| work(copy, group),
+                &|copy: &mut CopyRunner<'_>, group| Ok((work(copy, group)?, Vec::new())),
             ),
             None => (Err(TrialError::Setup("no baseline".to_owned())), 0, 0),
         };

@@ -501,7 +501,7 @@ impl<'a> Runner<'a> {
             early,
             count,
             &|copy, run| match run {
-                Early::Part(part) => copy.baseline_part(part),
+                Early::Part(part) => Ok((copy.baseline_part(part)?, Vec::new())),
                 Early::Screen(functions) => {
                     copy.announce(
                         "Screening",
@@ -510,7 +510,7 @@ impl<'a> Runner<'a> {
                             crate::report::plan::plural(functions.len(), "target")
                         ),
                     );
-                    copy.screen(&functions)
+                    Ok((copy.screen(&functions)?, Vec::new()))
                 }
             },
         );
