@@ -22,9 +22,12 @@
 //! import time are covered by the screen; a test broken through shared state without a
 //! call is in the screen's broken set, which every later run includes.
 //!
-//! With `--jobs N`, independent work (components, confirmations, individual runs) runs in N
-//! scratch copies at once ([`crate::scratch`]); when copies turn out not to be what the
-//! tests import, everything falls back to serial runs in place.
+//! With `--jobs N`, the work runs in N scratch copies at once ([`crate::scratch`]): every
+//! component is halved at the same time, both halves of a group side by side (a clean left
+//! half then tells nothing the right half's own run does not, so this costs more runs, but
+//! the halvings of one component stop waiting for each other); confirmations and individual
+//! runs go N at a time. When copies turn out not to be what the tests import, everything
+//! falls back to serial runs in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +43,9 @@ type Judged = (RunRecord, RunJudgement);
 
 /// A suspect, with its solo run when a halving made one.
 type Suspect = (usize, Option<Judged>);
+
+/// What one step of a halving in copies found: a confirmed function, or groups to run next.
+type Halving = (Option<(usize, Judged)>, Vec<Vec<usize>>);
 
 /// Screen, isolate, confirm; fills `evidence` for every function.
 pub(crate) fn bisect(
@@ -72,12 +78,10 @@ pub(crate) fn bisect(
     };
     let search = Search::new(runner.plan(), baseline, &functions, &screen, &screen_judgement);
     let components = search.components(&functions);
-    let confirmed = in_parallel(runner, components, jobs, |executor, component| {
-        search.component(executor, component)
-    })?;
+    let confirmed = find_culprits(runner, &search, components, jobs)?;
     let mut culprits = BTreeSet::new();
     let mut explained = BTreeSet::new();
-    for (function, (record, judgement)) in confirmed.into_iter().flatten() {
+    for (function, (record, judgement)) in confirmed {
         if !judgement.is_clean() {
             culprits.insert(function);
             explained.extend(judgement.broken_nodeids());
@@ -147,6 +151,38 @@ pub(crate) fn bisect(
     Ok(())
 }
 
+/// Each component's culprits, confirmed alone. With copies, every component is halved at
+/// once and both halves of a group run side by side (more runs than one after the other,
+/// where a clean left half tells that the right one breaks, but the halvings of one
+/// component no longer wait for each other). In place, one component after the other.
+fn find_culprits(
+    runner: &mut Runner<'_>,
+    search: &Search<'_>,
+    components: Vec<Vec<usize>>,
+    jobs: &mut JobsInfo,
+) -> Result<Vec<(usize, Judged)>, TrialError> {
+    let halves: Vec<Vec<usize>> = components
+        .iter()
+        .flat_map(|component| match component.len() {
+            1 => vec![component.clone()],
+            _ => {
+                let (left, right) = component.split_at(component.len() / 2);
+                vec![left.to_vec(), right.to_vec()]
+            }
+        })
+        .collect();
+    let copies = runner.jobs();
+    let halve = |copy: &mut CopyRunner<'_>, group| search.halve(copy, group);
+    if let Some(found) = try_in_copies(runner, halves, copies, jobs, &halve)? {
+        return Ok(found.into_iter().flatten().collect());
+    }
+    let mut confirmed = Vec::new();
+    for component in components {
+        confirmed.extend(search.component(runner, component)?);
+    }
+    Ok(confirmed)
+}
+
 /// Do `work` for every group: in `runner.jobs()` scratch copies at once when more than one
 /// job is asked for and there is more than one group; in place otherwise, and whenever the
 /// copies turn out invisible to the tests.
@@ -156,34 +192,46 @@ pub(crate) fn in_parallel<R: Send>(
     jobs: &mut JobsInfo,
     work: impl Fn(&mut dyn Executor, Vec<usize>) -> Result<R, TrialError> + Sync,
 ) -> Result<Vec<R>, TrialError> {
-    let wanted = runner.jobs().min(groups.len());
-    if wanted > 1 && jobs.fallback.is_none() {
-        let (outcome, runs, tests_executed) = match runner.copy_context() {
-            Some((context, progress)) => in_copies(
-                context,
-                &progress,
-                groups.clone(),
-                wanted,
-                &|copy: &mut CopyRunner<'_>, group| Ok((work(copy, group)?, Vec::new())),
-            ),
-            None => (Err(TrialError::Setup("no baseline".to_owned())), 0, 0),
-        };
-        runner.add_runs(runs, tests_executed);
-        match outcome {
-            Ok(results) => {
-                jobs.used = jobs.used.max(wanted);
-                return Ok(results);
-            }
-            Err(TrialError::CopyInvisible(reason)) => {
-                runner.shell.warn(format!(
-                    "{reason}; scratch copies are not used, runs continue in place, one at a time"
-                ));
-                jobs.fallback = Some(reason);
-            }
-            Err(other) => return Err(other),
-        }
+    let copies = runner.jobs().min(groups.len());
+    let in_copy = |copy: &mut CopyRunner<'_>, group| Ok((work(copy, group)?, Vec::new()));
+    if let Some(results) = try_in_copies(runner, groups.clone(), copies, jobs, &in_copy)? {
+        return Ok(results);
     }
     groups.into_iter().map(|group| work(runner, group)).collect()
+}
+
+/// `work` over `items` in `copies` scratch copies ([`in_copies`]); `None` when copies are
+/// not for this (one copy, fewer than two items, or copies already found invisible to the
+/// tests), and when they turn out invisible now, which is remembered in `jobs`.
+fn try_in_copies<T: Clone + Send, R: Send>(
+    runner: &mut Runner<'_>,
+    items: Vec<T>,
+    copies: usize,
+    jobs: &mut JobsInfo,
+    work: &(impl Fn(&mut CopyRunner<'_>, T) -> Result<(R, Vec<T>), TrialError> + Sync),
+) -> Result<Option<Vec<R>>, TrialError> {
+    if copies < 2 || items.len() < 2 || jobs.fallback.is_some() {
+        return Ok(None);
+    }
+    let (outcome, runs, tests_executed) = match runner.copy_context() {
+        Some((context, progress)) => in_copies(context, &progress, items, copies, work),
+        None => (Err(TrialError::Setup("no baseline".to_owned())), 0, 0),
+    };
+    runner.add_runs(runs, tests_executed);
+    match outcome {
+        Ok(results) => {
+            jobs.used = jobs.used.max(copies);
+            Ok(Some(results))
+        }
+        Err(TrialError::CopyInvisible(reason)) => {
+            runner.shell.warn(format!(
+                "{reason}; scratch copies are not used, runs continue in place, one at a time"
+            ));
+            jobs.fallback = Some(reason);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Whether collection broke in a run (then its outcomes say little about single tests).
@@ -286,6 +334,34 @@ impl<'p> Search<'p> {
             groups.push(functions.to_vec());
         }
         groups
+    }
+
+    /// One step of the halving in copies: run `group`; when it breaks tests, a single
+    /// function is a suspect confirmed alone (with its control when needed), a larger group
+    /// queues its two halves.
+    fn halve(&self, executor: &mut dyn Executor, group: Vec<usize>) -> Result<Halving, TrialError> {
+        let label = match group.as_slice() {
+            [function] => {
+                executor.announce("Confirming", self.id(*function).to_owned());
+                format!("confirm-{}", self.id(*function))
+            }
+            _ => {
+                executor.announce("Bisecting", plural(group.len(), "target"));
+                format!("bisect-{}", group.len())
+            }
+        };
+        let found = executor.try_group(&group, self.selection(&group).as_ref(), &label)?;
+        let Some(found) = found.filter(|(_, judgement)| !judgement.is_clean()) else {
+            return Ok((None, Vec::new()));
+        };
+        if let [function] = group.as_slice() {
+            return Ok((
+                Some((*function, self.controlled(executor, *function, found)?)),
+                Vec::new(),
+            ));
+        }
+        let (left, right) = group.split_at(group.len() / 2);
+        Ok((None, vec![left.to_vec(), right.to_vec()]))
     }
 
     /// Isolate the culprits of one component and confirm each alone.

@@ -251,6 +251,18 @@ fn a_test_that_fails_only_apart_from_the_rest_of_the_suite_is_no_evidence_agains
     );
     // No control for `tags`: the screen broke the same test, with the whole suite.
     assert_eq!(count(&report, "test_runs"), 5, "baseline, screen, two halves, one control");
+
+    // In copies the halves run side by side, to the same verdicts; the baseline, whose
+    // parts would split `test_b` from its setup, runs again whole.
+    let (run, parallel, _temporary) =
+        apply_jobs_2_in_private_tmpdir(&project, &["--fresh-baseline", "-v"]);
+    assert_eq!(rows(&parallel), rows(&report), "{parallel:#}");
+    assert_eq!(parallel["baseline"]["parts"], 1, "{parallel:#}");
+    assert_eq!(parallel["jobs"], json!({"requested": 2, "used": 2, "fallback": null}));
+    for label in ["confirm-registry.core:tags (copy", "confirm-registry.core:double (copy"] {
+        assert_eq!(ran_lines(&run.stderr, label).len(), 1, "{label}:\n{}", run.stderr);
+    }
+    assert_eq!(ran_lines(&run.stderr, "control-registry.core:double (copy").len(), 1);
 }
 
 #[test]
