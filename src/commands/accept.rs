@@ -3,20 +3,17 @@
 //! user's tree and a later `apply` no longer asks for `restore`. A journal left by a run
 //! that did not finish is refused: that one is for `restore`.
 
-use crate::commands::{CommandResult, Failure, load};
+use crate::commands::{CommandResult, Failure, load, lock_state};
 use crate::exit_code::ExitCode;
 use crate::journal::Journal;
-use crate::lock::{Lock, state_dir};
+
 use crate::report::plan::plural;
 use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
 
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
-    let state_dir =
-        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let _lock =
-        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let (state_dir, _lock) = lock_state(&manifest)?;
     let Some(journal) =
         Journal::load(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?
     else {

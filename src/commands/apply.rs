@@ -2,11 +2,10 @@
 //! decide, restore byte for byte.
 
 use crate::cli::{ApplyArgs, ReportFormat};
-use crate::commands::{CommandResult, Failure, load};
+use crate::commands::{CommandResult, Failure, load, lock_state};
 use crate::exit_code::ExitCode;
 use crate::interrupt::Interrupt;
 use crate::journal::{Conflict, Journal};
-use crate::lock::{Lock, state_dir};
 use crate::plan::Plan;
 use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
 use crate::report::plan::plural;
@@ -23,10 +22,7 @@ pub(crate) fn run(
     let command_line =
         CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
     let (manifest, settings) = load(manifest_path, command_line)?;
-    let state_dir =
-        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let _lock =
-        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let (state_dir, _lock) = lock_state(&manifest)?;
     if Journal::exists(&state_dir) {
         return Err(Failure::one(
             ExitCode::Unusable,

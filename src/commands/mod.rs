@@ -12,6 +12,7 @@ pub(crate) mod schema;
 use std::path::{Path, PathBuf};
 
 use crate::exit_code::ExitCode;
+use crate::lock::Lock;
 use crate::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::settings::{CommandLineSettings, Settings};
 
@@ -33,6 +34,15 @@ impl Failure {
 }
 
 pub(crate) type CommandResult = Result<ExitCode, Failure>;
+
+/// The project's state directory, locked for this command until the lock is dropped.
+pub(crate) fn lock_state(manifest: &Manifest) -> Result<(PathBuf, Lock), Failure> {
+    let state_dir = crate::lock::state_dir(&manifest.root)
+        .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let lock =
+        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    Ok((state_dir, lock))
+}
 
 /// `--manifest`, or `cachescan.yaml` found by walking up from the current directory.
 pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {

@@ -2,20 +2,17 @@
 //! stop and delete what its scratch copies left behind.
 
 use crate::commands::apply::conflict_reports;
-use crate::commands::{CommandResult, Failure, load};
+use crate::commands::{CommandResult, Failure, load, lock_state};
 use crate::exit_code::ExitCode;
 use crate::journal::Journal;
-use crate::lock::{Lock, state_dir};
+
 use crate::report::plan::plural;
 use crate::settings::CommandLineSettings;
 use crate::shell::Shell;
 
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
-    let state_dir =
-        state_dir(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let _lock =
-        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let (state_dir, _lock) = lock_state(&manifest)?;
     crate::scratch::remove_leftovers(&state_dir, shell);
     let Some(mut journal) = Journal::load(&state_dir)
         .map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?
