@@ -166,8 +166,8 @@ fn find_culprits(
         .flat_map(|component| match component.len() {
             1 => vec![component.clone()],
             _ => {
-                let (left, right) = component.split_at(component.len() / 2);
-                vec![left.to_vec(), right.to_vec()]
+                let (left, right) = halves(component);
+                vec![left, right]
             }
         })
         .collect();
@@ -232,6 +232,12 @@ fn try_in_copies<T: Clone + Send, R: Send>(
         }
         Err(other) => Err(other),
     }
+}
+
+/// The two halves of a group of two or more functions (the left one the smaller).
+fn halves(group: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let (left, right) = group.split_at(group.len() / 2);
+    (left.to_vec(), right.to_vec())
 }
 
 /// Whether collection broke in a run (then its outcomes say little about single tests).
@@ -336,15 +342,18 @@ impl<'p> Search<'p> {
         groups
     }
 
+    /// Say that `function` is confirmed alone; the label of that run.
+    fn confirming(&self, executor: &dyn Executor, function: usize) -> String {
+        executor.announce("Confirming", self.id(function).to_owned());
+        format!("confirm-{}", self.id(function))
+    }
+
     /// One step of the halving in copies: run `group`; when it breaks tests, a single
     /// function is a suspect confirmed alone (with its control when needed), a larger group
     /// queues its two halves.
     fn halve(&self, executor: &mut dyn Executor, group: Vec<usize>) -> Result<Halving, TrialError> {
         let label = match group.as_slice() {
-            [function] => {
-                executor.announce("Confirming", self.id(*function).to_owned());
-                format!("confirm-{}", self.id(*function))
-            }
+            [function] => self.confirming(executor, *function),
             _ => {
                 executor.announce("Bisecting", plural(group.len(), "target"));
                 format!("bisect-{}", group.len())
@@ -360,8 +369,8 @@ impl<'p> Search<'p> {
                 Vec::new(),
             ));
         }
-        let (left, right) = group.split_at(group.len() / 2);
-        Ok((None, vec![left.to_vec(), right.to_vec()]))
+        let (left, right) = halves(&group);
+        Ok((None, vec![left, right]))
     }
 
     /// Isolate the culprits of one component and confirm each alone.
@@ -377,8 +386,7 @@ impl<'p> Search<'p> {
             let found = match solo {
                 Some(found) => Some(found),
                 None => {
-                    executor.announce("Confirming", self.id(function).to_owned());
-                    let label = format!("confirm-{}", self.id(function));
+                    let label = self.confirming(executor, function);
                     executor.try_group(&[function], self.selection(&[function]).as_ref(), &label)?
                 }
             };
@@ -434,8 +442,7 @@ impl<'p> Search<'p> {
             suspects.push((group[0], None));
             return Ok(());
         }
-        let right = group[group.len() / 2..].to_vec();
-        let left = group[..group.len() / 2].to_vec();
+        let (left, right) = halves(&group);
         executor.announce("Bisecting", plural(group.len(), "target"));
         let label = format!("bisect-{}", left.len());
         let left_failed = match executor.try_group(&left, self.selection(&left).as_ref(), &label)? {
