@@ -482,21 +482,8 @@ impl<'a> Runner<'a> {
             "Baseline",
             format!("running the test suite unmodified, in {count} parts at once"),
         );
-        // Owned paths, so the copies borrow nothing of `self` that `add_runs` changes.
-        let (runs_dir, state_dir) = (self.runs_dir.clone(), self.state_dir.clone());
-        let context = crate::scratch::CopyContext {
-            manifest: self.manifest,
-            plan: self.plan,
-            shell: self.shell,
-            interrupt: self.interrupt,
-            baseline: None,
-            timeout: self.timeout,
-            runs_dir: &runs_dir,
-            state_dir: &state_dir,
-            source_roots_first: &self.source_roots_first,
-        };
         let (outcome, runs, tests_executed) = crate::scratch::in_copies(
-            context,
+            self.context_for_copies(None),
             &self.progress,
             early,
             count,
@@ -594,18 +581,25 @@ impl<'a> Runner<'a> {
     /// What scratch copies share with this runner.
     pub(crate) fn copy_context(&self) -> Option<(crate::scratch::CopyContext<'_>, ProgressBar)> {
         let baseline = self.baseline.as_ref()?;
-        let context = crate::scratch::CopyContext {
+        Some((self.context_for_copies(Some(baseline)), self.progress.clone()))
+    }
+
+    /// The context of scratch copies; `baseline` is `None` only while the baseline runs.
+    fn context_for_copies<'s>(
+        &'s self,
+        baseline: Option<&'s Baseline>,
+    ) -> crate::scratch::CopyContext<'s> {
+        crate::scratch::CopyContext {
             manifest: self.manifest,
             plan: self.plan,
             shell: self.shell,
             interrupt: self.interrupt,
-            baseline: Some(baseline),
+            baseline,
             timeout: self.timeout,
             runs_dir: &self.runs_dir,
             state_dir: &self.state_dir,
             source_roots_first: &self.source_roots_first,
-        };
-        Some((context, self.progress.clone()))
+        }
     }
 
     /// Count runs made elsewhere (scratch copies) as this trial's.
