@@ -29,11 +29,12 @@ pub(crate) struct CachedBaseline {
     pub duration_s: f64,
     pub observation: Observation,
     /// Test processes that shared the run (`--jobs`), 1 for a run in one piece.
-    #[serde(default = "one")]
+    #[serde(default = "one_part")]
     pub parts: usize,
 }
 
-fn one() -> usize {
+/// `parts` of a baseline written before there were parts: one piece.
+pub(crate) fn one_part() -> usize {
     1
 }
 

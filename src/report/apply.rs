@@ -47,12 +47,8 @@ pub(crate) struct BaselineSummary {
     pub reused: bool,
     /// Test processes that ran the baseline at once, each the test files of its part
     /// (`--jobs`); 1 for a run in one piece.
-    #[serde(default = "one_part")]
+    #[serde(default = "crate::baseline::one_part")]
     pub parts: usize,
-}
-
-fn one_part() -> usize {
-    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
