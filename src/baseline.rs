@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::Manifest;
+use crate::config::manifest::Manifest;
 use crate::plan::Plan;
 use crate::probe::Observation;
 
@@ -60,7 +60,7 @@ pub(crate) fn store(
     let cached =
         CachedBaseline { key: key.to_owned(), duration_s, observation: observation.clone(), parts };
     if let Ok(text) = serde_json::to_string(&cached) {
-        let _ = crate::fsio::write_atomic(&path(state_dir), text.as_bytes());
+        let _ = crate::safety::fsio::write_atomic(&path(state_dir), text.as_bytes());
     }
 }
 
@@ -142,7 +142,7 @@ fn tree_digests(root: &Path) -> Vec<(String, Vec<u8>)> {
             } else if kind.is_file()
                 && let Ok(bytes) = std::fs::read(&path)
             {
-                let relative = crate::plan::relative_display(&path, root);
+                let relative = crate::ui::text::relative_display(&path, root);
                 digests.push((relative, Sha256::digest(&bytes).to_vec()));
             }
         }

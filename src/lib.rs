@@ -10,48 +10,34 @@
 
 mod baseline;
 mod cli;
-mod commands;
-mod diagnostic;
-pub mod exit_code;
-mod fsio;
-mod hazard;
-mod interrupt;
-mod journal;
-mod lock;
-mod manifest;
-mod patch;
-mod pattern;
+mod config;
 mod plan;
 mod probe;
-mod process;
+mod python;
 mod report;
-#[cfg(test)]
-mod roundtrip_tests;
-mod schema;
+mod safety;
 mod scratch;
 mod search;
-mod settings;
 mod shard;
-mod shell;
-mod source;
 mod trial;
+mod ui;
 mod verdict;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command};
-pub use crate::exit_code::ExitCode;
-use crate::shell::{Shell, Verbosity};
+use crate::cli::args::{Cli, Command};
+pub use crate::cli::exit_code::ExitCode;
+use crate::ui::shell::{Shell, Verbosity};
 
 /// Parse the command line, run the command, print failures; returns the exit code.
 pub fn run() -> ExitCode {
-    let mut command = Cli::command().after_long_help(exit_code::EXIT_CODES_HELP);
+    let mut command = Cli::command().after_long_help(cli::exit_code::EXIT_CODES_HELP);
     for name in ["apply", "restore", "accept", "merge"] {
-        command =
-            command.mut_subcommand(name, |sub| sub.after_long_help(exit_code::EXIT_CODES_HELP));
+        command = command
+            .mut_subcommand(name, |sub| sub.after_long_help(cli::exit_code::EXIT_CODES_HELP));
     }
     let command = command.mut_subcommand("plan", |plan| {
-        plan.after_long_help(format!("{}\n\n{}", hazard_help(), exit_code::EXIT_CODES_HELP))
+        plan.after_long_help(format!("{}\n\n{}", hazard_help(), cli::exit_code::EXIT_CODES_HELP))
     });
     let matches = command.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -68,12 +54,12 @@ pub fn run() -> ExitCode {
     let shell = Shell::new(verbosity, cli.color);
     let manifest = cli.manifest.as_deref();
     let result = match &cli.command {
-        Command::Plan(args) => commands::plan::run(manifest, args, &shell),
-        Command::Apply(args) => commands::apply::run(manifest, args, &shell),
-        Command::Restore => commands::restore::run(manifest, &shell),
-        Command::Accept => commands::accept::run(manifest, &shell),
-        Command::Schema => commands::schema::run(&shell),
-        Command::Merge(args) => commands::merge::run(args, &shell),
+        Command::Plan(args) => cli::commands::plan::run(manifest, args, &shell),
+        Command::Apply(args) => cli::commands::apply::run(manifest, args, &shell),
+        Command::Restore => cli::commands::restore::run(manifest, &shell),
+        Command::Accept => cli::commands::accept::run(manifest, &shell),
+        Command::Schema => cli::commands::schema::run(&shell),
+        Command::Merge(args) => cli::commands::merge::run(args, &shell),
     };
     match result {
         Ok(code) => code,
@@ -89,10 +75,10 @@ pub fn run() -> ExitCode {
 /// The hazard table for `plan --help`.
 fn hazard_help() -> String {
     let mut text = String::from("Hazards (code, severity, what it catches):\n");
-    for code in hazard::HazardCode::ALL {
+    for code in python::hazard::HazardCode::ALL {
         let severity = match code.severity() {
-            hazard::HazardSeverity::Error => "error",
-            hazard::HazardSeverity::Warning => "warning",
+            python::hazard::HazardSeverity::Error => "error",
+            python::hazard::HazardSeverity::Warning => "warning",
         };
         text.push_str(&format!("  {:<22} {:<8} {}\n", code.as_str(), severity, code.summary()));
     }
@@ -102,4 +88,4 @@ fn hazard_help() -> String {
     text
 }
 
-pub use schema::manifest_schema_json;
+pub use config::schema::manifest_schema_json;

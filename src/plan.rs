@@ -1,7 +1,7 @@
 //! The planner: manifest + effective settings -> the exact functions to patch.
 //!
 //! For every target it finds the file (a dotted module through the source roots, or a path),
-//! parses it once ([`crate::source`]), matches the globs against qualified names, and decides
+//! parses it once ([`crate::python::source`]), matches the globs against qualified names, and decides
 //! per function: `patch`, or `skip` when it has an `error` hazard the target does not allow.
 //! A pattern that matches nothing is "unresolved", with a "did you mean". Problems that make
 //! the plan meaningless (missing module, missing file, syntax error) are returned as
@@ -12,13 +12,15 @@ use std::path::{Path, PathBuf};
 
 use miette::Severity;
 
-use crate::diagnostic::{SourceDiagnostic, closest};
-use crate::hazard::{Hazard, HazardCode, HazardSeverity};
-use crate::manifest::{CacheSize, Manifest, Target, TargetLocation};
-use crate::patch::{DecoratorEdit, Patched};
-use crate::pattern::QualnameGlob;
-use crate::settings::Settings;
-use crate::source::{PythonFile, to_span};
+use crate::config::manifest::{Manifest, Target, TargetLocation};
+use crate::config::settings::Settings;
+use crate::python::cache_size::CacheSize;
+use crate::python::hazard::{Hazard, HazardCode, HazardSeverity};
+use crate::python::patch::{DecoratorEdit, Patched};
+use crate::python::pattern::QualnameGlob;
+use crate::python::source::{PythonFile, to_span};
+use crate::ui::diagnostic::{SourceDiagnostic, closest};
+use crate::ui::text::{normalize, plural, relative_display};
 
 /// What to do with one function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -120,7 +122,6 @@ impl Plan {
 
     /// "13 functions in 3 files, 9 to patch", for the status line.
     pub(crate) fn status_line(&self) -> String {
-        use crate::report::plan::plural;
         format!(
             "{} in {}, {} to patch",
             plural(self.functions.len(), "function"),
@@ -155,7 +156,7 @@ impl Plan {
         }
         edits
             .into_iter()
-            .map(|(file, edits)| (file, crate::patch::patch(&self.files[file], &edits)))
+            .map(|(file, edits)| (file, crate::python::patch::patch(&self.files[file], &edits)))
             .collect()
     }
 
@@ -235,7 +236,7 @@ impl Planner<'_> {
         let threads =
             std::thread::available_parallelism().map_or(1, usize::from).min(unique.len().max(1));
         let chunk = unique.len().div_ceil(threads).max(1);
-        let results: Vec<Result<PythonFile, crate::source::SourceError>> =
+        let results: Vec<Result<PythonFile, crate::python::source::SourceError>> =
             std::thread::scope(|scope| {
                 let workers: Vec<_> = unique
                     .chunks(chunk)
@@ -295,7 +296,8 @@ impl Planner<'_> {
                 module_name_of(&file.path, &self.manifest.root, &self.manifest.source_roots)
             }
         };
-        let compile = |pattern: &crate::manifest::Pattern| QualnameGlob::new(&pattern.text).ok();
+        let compile =
+            |pattern: &crate::config::manifest::Pattern| QualnameGlob::new(&pattern.text).ok();
         let includes: Vec<_> =
             target.functions.iter().map(|pattern| (pattern, compile(pattern))).collect();
         let excludes: Vec<_> = target.exclude.iter().filter_map(compile).collect();
@@ -369,7 +371,7 @@ impl Planner<'_> {
 fn unresolved(
     manifest: &Manifest,
     target: &Target,
-    pattern: &crate::manifest::Pattern,
+    pattern: &crate::config::manifest::Pattern,
     file: &PythonFile,
 ) -> Unresolved {
     let message = format!("pattern `{}` matches no function in {}", pattern.text, file.relative);
@@ -440,20 +442,6 @@ pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) 
         }
     }
     stem
-}
-
-/// Drop `.` components so `root/./src` compares equal to `root/src`.
-fn normalize(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|component| !matches!(component, std::path::Component::CurDir))
-        .collect()
-}
-
-/// `path` relative to `root` with `/` separators, or the path itself when outside.
-pub(crate) fn relative_display(path: &Path, root: &Path) -> String {
-    let path = normalize(path);
-    let relative = path.strip_prefix(normalize(root)).unwrap_or(&path);
-    relative.iter().map(|part| part.to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 #[cfg(test)]

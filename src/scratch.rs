@@ -26,15 +26,15 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
-use crate::interrupt::Interrupt;
-use crate::manifest::Manifest;
+use crate::config::manifest::Manifest;
 use crate::plan::Plan;
 use crate::probe::{BytecodeCache, Part, ProbeSetup, ProbeTarget};
-use crate::process;
-use crate::shell::Shell;
+use crate::safety::interrupt::Interrupt;
+use crate::safety::process;
 use crate::trial::{
     Baseline, Executor, PreparedRun, RunJudgement, RunRecord, Scope, TrialError, judge, log_name,
 };
+use crate::ui::shell::Shell;
 
 /// Directories a copy leaves out.
 const SKIPPED: &[&str] = &[
@@ -131,7 +131,7 @@ impl Registration {
     fn set_group(&self, group: Option<u32>) -> std::io::Result<()> {
         let record = CopyRecord { dir: self.dir.clone(), group };
         let text = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
-        crate::fsio::write_atomic(&self.path, &text).map_err(std::io::Error::other)
+        crate::safety::fsio::write_atomic(&self.path, &text).map_err(std::io::Error::other)
     }
 }
 

@@ -32,9 +32,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::Plan;
-use crate::report::plan::plural;
 use crate::scratch::{CopyRunner, in_copies};
 use crate::trial::{Baseline, Executor, JobsInfo, RunJudgement, RunRecord, Runner, TrialError};
+use crate::ui::text::plural;
 
 type Evidence = BTreeMap<usize, (RunRecord, RunJudgement)>;
 

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::Strategy;
-use crate::interrupt::Interrupt;
-use crate::journal::{Conflict, Journal, JournalError};
-use crate::manifest::Manifest;
+use crate::cli::args::Strategy;
+use crate::config::manifest::Manifest;
 use crate::plan::Plan;
 use crate::probe::{self, BytecodeCache, Observation, Part, ProbeSetup, ProbeTarget};
-use crate::process::{self, RunEnd, RunRequest, SpawnError};
-use crate::shell::Shell;
+use crate::safety::interrupt::Interrupt;
+use crate::safety::journal::{Conflict, Journal, JournalError};
+use crate::safety::process::{self, RunEnd, RunRequest, SpawnError};
+use crate::ui::shell::Shell;
 use crate::verdict::{self, BrokenTest};
 
 /// Why a trial stopped early.
@@ -256,9 +256,10 @@ impl<'a> Runner<'a> {
         .map_err(|error| TrialError::Setup(error.to_string()))?;
         let runs_dir = state_dir.join("runs");
         let _ = std::fs::remove_dir_all(&runs_dir);
-        crate::fsio::create_dir_all(&runs_dir)
+        crate::safety::fsio::create_dir_all(&runs_dir)
             .map_err(|error| TrialError::Setup(error.to_string()))?;
-        let progress = if shell.is_terminal() && shell.verbosity >= crate::shell::Verbosity::Normal
+        let progress = if shell.is_terminal()
+            && shell.verbosity >= crate::ui::shell::Verbosity::Normal
         {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
@@ -494,7 +495,7 @@ impl<'a> Runner<'a> {
                         "Screening",
                         format!(
                             "{} beside the baseline",
-                            crate::report::plan::plural(functions.len(), "target")
+                            crate::ui::text::plural(functions.len(), "target")
                         ),
                     );
                     Ok((copy.screen(&functions)?, Vec::new()))
@@ -556,7 +557,7 @@ impl<'a> Runner<'a> {
         if failing > 0 {
             return Ok(Err(format!(
                 "{} failed in the baseline's parts, and a test may fail only when split from the rest of the suite",
-                crate::report::plan::plural(failing, "test")
+                crate::ui::text::plural(failing, "test")
             )));
         }
         Ok(Ok(self.store_baseline(record, observation, count)))
@@ -646,7 +647,7 @@ impl<'a> Runner<'a> {
                 "Shard",
                 format!(
                     "{shard}: {} to patch",
-                    crate::report::plan::plural(functions.len(), "function")
+                    crate::ui::text::plural(functions.len(), "function")
                 ),
             );
         }
@@ -722,7 +723,7 @@ pub(crate) fn judge(baseline: &Baseline, timeout: Duration, record: &RunRecord) 
                 RunJudgement::Broken { tests, reason }
             } else if !tests.is_empty() {
                 let reason =
-                    format!("{} changed outcome", crate::report::plan::plural(tests.len(), "test"));
+                    format!("{} changed outcome", crate::ui::text::plural(tests.len(), "test"));
                 RunJudgement::Broken { tests, reason }
             } else if collect_errors > 0 {
                 RunJudgement::Broken {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::manifest::Thresholds;
+use crate::config::manifest::Thresholds;
 use crate::probe::{Observation, TargetStats};
 
 /// The verdict on one function (part of the JSON interface).
@@ -260,7 +260,7 @@ pub(crate) fn decide(
                     .hazards
                     .iter()
                     .filter(|hazard| {
-                        hazard.code.severity() == crate::hazard::HazardSeverity::Error
+                        hazard.code.severity() == crate::python::hazard::HazardSeverity::Error
                             && !function.allowed.contains(&hazard.code)
                     })
                     .map(|hazard| hazard.code.as_str())

@@ -4,13 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::SourceDiagnostic;
-use crate::hazard::HazardCode;
 use crate::plan::Plan;
-use crate::report::plan::{HazardEntry, hazard_entries, plural};
+use crate::python::hazard::HazardCode;
+use crate::python::source::to_span;
+use crate::report::plan::{HazardEntry, hazard_entries};
 use crate::report::table;
-use crate::shell::Shell;
-use crate::source::to_span;
+use crate::ui::diagnostic::SourceDiagnostic;
+use crate::ui::shell::Shell;
+use crate::ui::text::plural;
 use crate::verdict::{BrokenTest, FunctionVerdict, Verdict, hit_rate};
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use crate::hazard::{HazardCode, HazardSeverity};
-use crate::manifest::{CacheSize, Manifest};
+use crate::config::manifest::Manifest;
 use crate::plan::{Action, Plan, PlannedFunction};
-use crate::shell::Shell;
+use crate::python::cache_size::CacheSize;
+use crate::python::hazard::{HazardCode, HazardSeverity};
+use crate::ui::shell::Shell;
+use crate::ui::text::plural;
 
 /// The JSON plan document.
 #[derive(Debug, Serialize)]
@@ -186,8 +188,4 @@ pub(crate) fn summary(plan: &Plan) -> String {
         text.push_str(&format!("; {}", plural(plan.unresolved.len(), "unresolved pattern")));
     }
     text
-}
-
-pub(crate) fn plural(count: usize, noun: &str) -> String {
-    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }

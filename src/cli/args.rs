@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::manifest::CacheSize;
-use crate::shell::ColorChoice;
+use crate::python::cache_size::CacheSize;
+use crate::ui::shell::ColorChoice;
 
 /// cachescan: which Python functions can safely take functools.lru_cache, proven by the
 /// project's own pytest suite.

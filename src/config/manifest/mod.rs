@@ -5,7 +5,7 @@
 //! module or a path, sizes are >= 0, thresholds lie in [0, 1], hazard codes exist), or into
 //! a list of diagnostics that point at the offending key or value; the effective settings
 //! (command line over environment over manifest over defaults) are built by
-//! [`crate::settings`]. This module does not look at Python files.
+//! [`crate::config::settings`]. This module does not look at Python files.
 
 pub(crate) mod raw;
 mod validate;
@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use miette::SourceSpan;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::{SourceDiagnostic, SourceFile};
-use crate::hazard::HazardCode;
+use crate::python::cache_size::CacheSize;
+use crate::python::hazard::HazardCode;
+use crate::ui::diagnostic::{SourceDiagnostic, SourceFile};
 
 /// The file name looked for when no `--manifest` is given.
 pub const MANIFEST_FILE_NAME: &str = "cachescan.yaml";
@@ -68,86 +69,6 @@ impl Default for Thresholds {
     }
 }
 
-/// `maxsize` of `functools.lru_cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheSize {
-    Bounded(u64),
-    Unbounded,
-}
-
-impl CacheSize {
-    /// The Python literal for `maxsize=`.
-    pub(crate) fn python_literal(self) -> String {
-        match self {
-            CacheSize::Bounded(size) => size.to_string(),
-            CacheSize::Unbounded => "None".to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Display for CacheSize {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CacheSize::Bounded(size) => write!(f, "{size}"),
-            CacheSize::Unbounded => f.write_str("unbounded"),
-        }
-    }
-}
-
-/// Serialized as an integer, or null when unbounded (the manifest's own spelling).
-impl Serialize for CacheSize {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            CacheSize::Bounded(size) => serializer.serialize_u64(*size),
-            CacheSize::Unbounded => serializer.serialize_none(),
-        }
-    }
-}
-
-/// Accepts an integer >= 0, null, or the words `none`/`unbounded` (handy in the environment
-/// and on the command line).
-impl<'de> Deserialize<'de> for CacheSize {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CacheSizeVisitor;
-        impl serde::de::Visitor<'_> for CacheSizeVisitor {
-            type Value = CacheSize;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an integer >= 0, or `unbounded`")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(CacheSize::Bounded(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v).map(CacheSize::Bounded).map_err(|_| {
-                    E::custom(format!("cache size must be >= 0 (or `unbounded`), not {v}"))
-                })
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                v.parse().map_err(|message: String| E::custom(message))
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(CacheSize::Unbounded)
-            }
-            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(CacheSize::Unbounded)
-            }
-        }
-        deserializer.deserialize_any(CacheSizeVisitor)
-    }
-}
-
-impl std::str::FromStr for CacheSize {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim() {
-            "none" | "None" | "null" | "unbounded" => Ok(CacheSize::Unbounded),
-            other => other.parse::<u64>().map(CacheSize::Bounded).map_err(|_| {
-                format!("cache size must be an integer >= 0 or `unbounded`, not `{other}`")
-            }),
-        }
-    }
-}
-
 /// One entry of `targets`, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -184,7 +105,7 @@ impl Manifest {
     /// a file that cannot be read at all is one diagnostic without a snippet.
     pub(crate) fn load(path: &Path) -> Result<Manifest, Vec<SourceDiagnostic>> {
         let display_path = path.display().to_string();
-        let text = crate::fsio::read_to_string(path).map_err(|error| {
+        let text = crate::safety::fsio::read_to_string(path).map_err(|error| {
             vec![SourceDiagnostic::error("cachescan::manifest::unreadable", error.to_string())]
         })?;
         let manifest_dir = path
@@ -203,7 +124,7 @@ impl Manifest {
 
     /// The manifest's path relative to the project root (or absolute when outside it).
     pub(crate) fn relative_path(&self) -> String {
-        crate::plan::relative_display(&self.path, &self.root)
+        crate::ui::text::relative_display(&self.path, &self.root)
     }
 }
 

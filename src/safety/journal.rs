@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fsio::{self, FsError};
+use crate::safety::fsio::{self, FsError};
 
 const JOURNAL_FILE: &str = "journal.json";
 const BACKUP_DIR: &str = "backups";

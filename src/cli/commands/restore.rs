@@ -1,14 +1,14 @@
 //! `cachescan restore`: undo an interrupted, killed or `--keep` run from its journal, and
 //! stop and delete what its scratch copies left behind.
 
-use crate::commands::apply::conflict_reports;
-use crate::commands::{CommandResult, Failure, load, lock_state};
-use crate::exit_code::ExitCode;
-use crate::journal::Journal;
+use crate::cli::commands::apply::conflict_reports;
+use crate::cli::commands::{CommandResult, Failure, load, lock_state};
+use crate::cli::exit_code::ExitCode;
+use crate::safety::journal::Journal;
 
-use crate::report::plan::plural;
-use crate::settings::CommandLineSettings;
-use crate::shell::Shell;
+use crate::config::settings::CommandLineSettings;
+use crate::ui::shell::Shell;
+use crate::ui::text::plural;
 
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
@@ -22,7 +22,7 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
     };
     if let Some(group) = journal.test_group() {
         shell.status("Stopping", format!("the test run left behind (process group {group})"));
-        crate::process::stop_orphaned_group(group);
+        crate::safety::process::stop_orphaned_group(group);
     }
     crate::probe::remove_leftovers(&state_dir);
     let files = journal.entries().len();

@@ -1,12 +1,12 @@
 //! `cachescan plan`: the dry run. Prints the patch plan (or its diff); writes nothing.
 
-use crate::cli::{PlanArgs, PlanFormat};
-use crate::commands::{CommandResult, Failure, load};
-use crate::exit_code::ExitCode;
+use crate::cli::args::{PlanArgs, PlanFormat};
+use crate::cli::commands::{CommandResult, Failure, load};
+use crate::cli::exit_code::ExitCode;
+use crate::config::settings::CommandLineSettings;
 use crate::plan::Plan;
 use crate::report::plan::{PlanReport, human};
-use crate::settings::CommandLineSettings;
-use crate::shell::Shell;
+use crate::ui::shell::Shell;
 
 pub(crate) fn run(
     manifest_path: Option<&std::path::Path>,
@@ -21,7 +21,11 @@ pub(crate) fn run(
         let all = plan.patchable();
         for (file, patched) in plan.patch_files(&all) {
             let file = &plan.files[file];
-            shell.out(&crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));
+            shell.out(&crate::python::patch::unified_diff(
+                &file.relative,
+                &file.bytes,
+                &patched.bytes,
+            ));
         }
     } else {
         match args.format {

@@ -14,8 +14,8 @@ use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use crate::diagnostic::{SourceDiagnostic, SourceFile};
-use crate::hazard::{self, Hazard, HazardContext};
+use crate::python::hazard::{self, Hazard, HazardContext};
+use crate::ui::diagnostic::{SourceDiagnostic, SourceFile};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -76,7 +76,7 @@ pub(crate) type SourceError = Box<SourceDiagnostic>;
 impl PythonFile {
     /// Read and parse `path`; `relative` is how reports name it.
     pub(crate) fn load(path: &Path, relative: String) -> Result<PythonFile, SourceError> {
-        let bytes = crate::fsio::read(path).map_err(|error| {
+        let bytes = crate::safety::fsio::read(path).map_err(|error| {
             Box::new(SourceDiagnostic::error("cachescan::python::unreadable", error.to_string()))
         })?;
         Self::parse(path.to_path_buf(), relative, bytes)

@@ -10,7 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{CacheSize, Manifest};
+use crate::config::manifest::Manifest;
+use crate::python::cache_size::CacheSize;
 
 /// Environment variables read, without the `CACHESCAN_` prefix.
 const ENV_KEYS: &[&str] = &["cache_size", "typed", "min_hit_rate", "min_calls", "timeout"];
@@ -50,8 +51,11 @@ pub(crate) enum SettingsError {
 }
 
 impl Settings {
-    pub(crate) fn thresholds(&self) -> crate::manifest::Thresholds {
-        crate::manifest::Thresholds { min_hit_rate: self.min_hit_rate, min_calls: self.min_calls }
+    pub(crate) fn thresholds(&self) -> crate::config::manifest::Thresholds {
+        crate::config::manifest::Thresholds {
+            min_hit_rate: self.min_hit_rate,
+            min_calls: self.min_calls,
+        }
     }
 
     pub(crate) fn resolve(
@@ -124,7 +128,7 @@ fn environment_variable(key: &str) -> String {
 mod cache_size_as_word {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::manifest::CacheSize;
+    use crate::python::cache_size::CacheSize;
 
     pub(super) fn serialize<S: Serializer>(
         size: &CacheSize,
@@ -146,7 +150,7 @@ mod cache_size_as_word {
 mod optional_cache_size_as_word {
     use serde::Serializer;
 
-    use crate::manifest::CacheSize;
+    use crate::python::cache_size::CacheSize;
 
     pub(super) fn serialize<S: Serializer>(
         size: &Option<CacheSize>,

@@ -11,10 +11,10 @@ pub(crate) mod schema;
 
 use std::path::{Path, PathBuf};
 
-use crate::exit_code::ExitCode;
-use crate::lock::Lock;
-use crate::manifest::{MANIFEST_FILE_NAME, Manifest};
-use crate::settings::{CommandLineSettings, Settings};
+use crate::cli::exit_code::ExitCode;
+use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
+use crate::config::settings::{CommandLineSettings, Settings};
+use crate::safety::lock::Lock;
 
 /// A command that failed: diagnostics to print and the exit code to leave with.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ pub(crate) type CommandResult = Result<ExitCode, Failure>;
 
 /// The project's state directory, locked for this command until the lock is dropped.
 pub(crate) fn lock_state(manifest: &Manifest) -> Result<(PathBuf, Lock), Failure> {
-    let state_dir = crate::lock::state_dir(&manifest.root)
+    let state_dir = crate::safety::lock::state_dir(&manifest.root)
         .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let lock =
         Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
@@ -55,7 +55,8 @@ pub(crate) fn manifest_path(given: Option<&Path>) -> Result<PathBuf, Failure> {
             miette::miette!("cannot read the current directory: {error}"),
         )
     })?;
-    let found = crate::manifest::discover(&current).map(|path| relative_to(&path, &current));
+    let found =
+        crate::config::manifest::discover(&current).map(|path| relative_to(&path, &current));
     found.ok_or_else(|| {
         Failure::one(
             ExitCode::Unusable,

@@ -6,10 +6,11 @@ use miette::SourceSpan;
 use serde_saphyr::{Location, Spanned};
 
 use super::raw::{RawCacheSize, RawManifest, RawTarget};
-use super::{CacheSize, Defaults, Manifest, Pattern, Target, TargetLocation, Thresholds};
-use crate::diagnostic::{SourceDiagnostic, SourceFile, closest};
-use crate::hazard::HazardCode;
-use crate::pattern;
+use super::{Defaults, Manifest, Pattern, Target, TargetLocation, Thresholds};
+use crate::python::cache_size::CacheSize;
+use crate::python::hazard::HazardCode;
+use crate::python::pattern;
+use crate::ui::diagnostic::{SourceDiagnostic, SourceFile, closest};
 
 const SUPPORTED_VERSION: i64 = 1;
 

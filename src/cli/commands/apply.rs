@@ -1,17 +1,17 @@
 //! `cachescan apply`: patch on disk, run the real test suite, read real cache statistics,
 //! decide, restore byte for byte.
 
-use crate::cli::{ApplyArgs, ReportFormat};
-use crate::commands::{CommandResult, Failure, load, lock_state};
-use crate::exit_code::ExitCode;
-use crate::interrupt::Interrupt;
-use crate::journal::{Conflict, Journal};
+use crate::cli::args::{ApplyArgs, ReportFormat};
+use crate::cli::commands::{CommandResult, Failure, load, lock_state};
+use crate::cli::exit_code::ExitCode;
+use crate::config::settings::CommandLineSettings;
 use crate::plan::Plan;
 use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
-use crate::report::plan::plural;
-use crate::settings::CommandLineSettings;
-use crate::shell::Shell;
+use crate::safety::interrupt::Interrupt;
+use crate::safety::journal::{Conflict, Journal};
 use crate::trial::{Runner, TrialError, TrialOptions};
+use crate::ui::shell::Shell;
+use crate::ui::text::plural;
 use crate::verdict::{self, Verdict};
 
 pub(crate) fn run(
@@ -77,15 +77,16 @@ pub(crate) fn run(
         baseline_failures: trial.baseline.failures.iter().cloned().collect(),
         kept: kept.clone(),
         tests_executed: trial.tests_executed,
-        manifest_sha256: crate::journal::sha256_hex(manifest.source.text.as_bytes()),
+        manifest_sha256: crate::safety::journal::sha256_hex(manifest.source.text.as_bytes()),
         source_sha256: trial.source_sha256.clone(),
         shard: args.shard,
         jobs: trial.jobs.clone(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    if let Err(error) =
-        crate::fsio::write_atomic(&state_dir.join("report.json"), format!("{json}\n").as_bytes())
-    {
+    if let Err(error) = crate::safety::fsio::write_atomic(
+        &state_dir.join("report.json"),
+        format!("{json}\n").as_bytes(),
+    ) {
         shell.warn(error);
     }
     match args.format {
@@ -111,7 +112,7 @@ fn keep_safe(
     plan: &Plan,
     verdicts: &[verdict::FunctionVerdict],
     journal: &mut Journal,
-) -> Result<Vec<String>, crate::journal::JournalError> {
+) -> Result<Vec<String>, crate::safety::journal::JournalError> {
     let safe: Vec<usize> = verdicts
         .iter()
         .filter(|verdict| verdict.verdict == Verdict::Safe)
@@ -121,7 +122,10 @@ fn keep_safe(
     for (file, patched) in plan.patch_files(&safe) {
         let file = &plan.files[file];
         journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, true)?;
-        eprint!("{}", crate::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes));
+        eprint!(
+            "{}",
+            crate::python::patch::unified_diff(&file.relative, &file.bytes, &patched.bytes)
+        );
         kept.push(file.relative.clone());
     }
     Ok(kept)

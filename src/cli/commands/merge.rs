@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::{MergeArgs, ReportFormat};
-use crate::commands::{CommandResult, Failure};
-use crate::exit_code::ExitCode;
+use crate::cli::args::{MergeArgs, ReportFormat};
+use crate::cli::commands::{CommandResult, Failure};
+use crate::cli::exit_code::ExitCode;
 use crate::report::apply::{ApplyReport, human, markdown};
-use crate::shell::Shell;
+use crate::ui::shell::Shell;
 
 pub(crate) fn run(args: &MergeArgs, shell: &Shell) -> CommandResult {
     let mut reports = Vec::new();
@@ -23,8 +23,8 @@ pub(crate) fn run(args: &MergeArgs, shell: &Shell) -> CommandResult {
                 ),
             )
         };
-        let text =
-            crate::fsio::read_to_string(path).map_err(|error| unusable(error.to_string()))?;
+        let text = crate::safety::fsio::read_to_string(path)
+            .map_err(|error| unusable(error.to_string()))?;
         let report: ApplyReport = serde_json::from_str(&text)
             .map_err(|error| unusable(format!("not a cachescan apply report: {error}")))?;
         if report.version != 1 {

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::process::process_alive;
+use crate::safety::process::process_alive;
 
 /// Held while a run owns the project.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ impl Lock {
             path: path.display().to_string(),
             message: error.to_string(),
         };
-        crate::fsio::create_dir_all(state_dir).map_err(|error| io_error(&error))?;
+        crate::safety::fsio::create_dir_all(state_dir).map_err(|error| io_error(&error))?;
         for _ in 0..2 {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
@@ -69,12 +69,12 @@ impl Drop for Lock {
 }
 
 /// `.cachescan/` under the project root, with a `.gitignore` so nothing in it is committed.
-pub(crate) fn state_dir(root: &Path) -> Result<PathBuf, crate::fsio::FsError> {
+pub(crate) fn state_dir(root: &Path) -> Result<PathBuf, crate::safety::fsio::FsError> {
     let dir = root.join(".cachescan");
-    crate::fsio::create_dir_all(&dir)?;
+    crate::safety::fsio::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
-        crate::fsio::write_atomic(&ignore, b"*\n")?;
+        crate::safety::fsio::write_atomic(&ignore, b"*\n")?;
     }
     Ok(dir)
 }

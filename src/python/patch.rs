@@ -9,8 +9,8 @@
 //! ending of the line it sits on (LF or CRLF); a UTF-8 BOM and every other byte are kept.
 //! It does no I/O: the journal and the trial runner decide when bytes reach the disk.
 
-use crate::manifest::CacheSize;
-use crate::source::{ImportInsertion, PythonFile};
+use crate::python::cache_size::CacheSize;
+use crate::python::source::{ImportInsertion, PythonFile};
 
 /// One decorator to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::manifest::CacheSize;
-use crate::patch::{self, DecoratorEdit, Patched};
-use crate::source::PythonFile;
+use crate::python::cache_size::CacheSize;
+use crate::python::patch::{self, DecoratorEdit, Patched};
+use crate::python::source::PythonFile;
 
 /// Directories of third-party code that live inside the standard library directory.
 const THIRD_PARTY_DIRECTORIES: [&str; 2] = ["site-packages", "dist-packages"];
@@ -180,7 +180,7 @@ fn without_lines(bytes: &[u8], indices: &[usize]) -> Vec<u8> {
 }
 
 /// A parse error with the lines around it, for the report.
-fn rendered(error: &crate::source::SourceError) -> String {
+fn rendered(error: &crate::python::source::SourceError) -> String {
     format!("{:?}", miette::Report::new(error.as_ref().clone()))
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
 
-use crate::interrupt::Interrupt;
+use crate::safety::interrupt::Interrupt;
 
 /// How long a group has between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);

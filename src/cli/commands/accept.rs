@@ -3,13 +3,13 @@
 //! user's tree and a later `apply` no longer asks for `restore`. A journal left by a run
 //! that did not finish is refused: that one is for `restore`.
 
-use crate::commands::{CommandResult, Failure, load, lock_state};
-use crate::exit_code::ExitCode;
-use crate::journal::Journal;
+use crate::cli::commands::{CommandResult, Failure, load, lock_state};
+use crate::cli::exit_code::ExitCode;
+use crate::safety::journal::Journal;
 
-use crate::report::plan::plural;
-use crate::settings::CommandLineSettings;
-use crate::shell::Shell;
+use crate::config::settings::CommandLineSettings;
+use crate::ui::shell::Shell;
+use crate::ui::text::plural;
 
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
