@@ -51,7 +51,7 @@ pub fn run() -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let shell = Shell::new(verbosity, cli.color);
+    let shell = Shell::new(verbosity, cli.color.into());
     let manifest = cli.manifest.as_deref();
     let result = match &cli.command {
         Command::Plan(args) => cli::commands::plan::run(manifest, args, &shell),

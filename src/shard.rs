@@ -9,35 +9,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::config::options::Shard;
 use crate::plan::{Action, Plan};
 use crate::trial::Baseline;
-
-/// `K/N`: this is shard K (1-based) of N.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let usage = || format!("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/4");
-        let (index, count) = text.split_once('/').ok_or_else(usage)?;
-        let index: usize = index.trim().parse().map_err(|_| usage())?;
-        let count: usize = count.trim().parse().map_err(|_| usage())?;
-        if index == 0 || index > count {
-            return Err(usage());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
 
 /// The planned functions (indices) that belong to `shard`.
 pub(crate) fn assign(plan: &Plan, baseline: &Baseline, shard: Shard) -> BTreeSet<usize> {
@@ -70,17 +44,4 @@ pub(crate) fn assign(plan: &Plan, baseline: &Baseline, shard: Shard) -> BTreeSet
         }
     }
     mine
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Shard;
-
-    #[test]
-    fn shards_parse_and_refuse_nonsense() {
-        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
-        assert!("0/4".parse::<Shard>().is_err());
-        assert!("5/4".parse::<Shard>().is_err());
-        assert!("two".parse::<Shard>().is_err());
-    }
 }

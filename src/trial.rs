@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::args::Strategy;
 use crate::config::manifest::Manifest;
+use crate::config::options::{RunOptions, Strategy};
 use crate::plan::Plan;
 use crate::probe::{self, BytecodeCache, Observation, Part, ProbeSetup, ProbeTarget};
 use crate::safety::interrupt::Interrupt;
@@ -175,18 +175,6 @@ pub(crate) struct TrialResult {
     pub source_sha256: String,
 }
 
-/// Options of one trial.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TrialOptions {
-    /// Seconds per test run; `None` derives it from the baseline.
-    pub timeout: Option<f64>,
-    /// Ignore a cached baseline.
-    pub fresh_baseline: bool,
-    /// Test runs at once, each in its own scratch copy: the parts of a fresh baseline, then
-    /// isolation runs.
-    pub jobs: usize,
-}
-
 /// How parallel the isolation runs were.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct JobsInfo {
@@ -210,7 +198,7 @@ pub(crate) struct Runner<'a> {
     runs: usize,
     tests_executed: usize,
     timeout: Duration,
-    options: TrialOptions,
+    options: RunOptions,
     baseline: Option<Baseline>,
     /// The tree is hashed once: it keys the baseline cache and names the sources in reports.
     source_sha256: String,
@@ -237,7 +225,7 @@ impl<'a> Runner<'a> {
         interrupt: &'a Interrupt,
         journal: &'a mut Journal,
         state_dir: &std::path::Path,
-        options: TrialOptions,
+        options: RunOptions,
     ) -> Result<Self, TrialError> {
         let targets: Vec<ProbeTarget> = plan
             .patched_functions()
@@ -271,7 +259,7 @@ impl<'a> Runner<'a> {
         } else {
             ProgressBar::hidden()
         };
-        let timeout = options.timeout.map_or(BASELINE_TIMEOUT, Duration::from_secs_f64);
+        let timeout = options.timeout.unwrap_or(BASELINE_TIMEOUT);
         let source_sha256 = crate::baseline::tree_hash(&manifest.root);
         let cache_key = crate::baseline::cache_key(manifest, plan, &source_sha256);
         Ok(Self {
@@ -615,12 +603,8 @@ impl<'a> Runner<'a> {
     }
 
     /// Run the chosen strategy over `functions` (indices of planned, patchable functions).
-    pub(crate) fn trial(
-        mut self,
-        strategy: Strategy,
-        functions: Vec<usize>,
-        shard: Option<crate::shard::Shard>,
-    ) -> Result<TrialResult, TrialError> {
+    pub(crate) fn trial(mut self, functions: Vec<usize>) -> Result<TrialResult, TrialError> {
+        let RunOptions { strategy, shard, .. } = self.options;
         // With copies, the screen (whole suite, everything patched) runs beside the
         // baseline's parts: it does not need the baseline until it is judged.
         let screen = (strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty())

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::options::{Shard, Strategy};
 use crate::python::cache_size::CacheSize;
 use crate::ui::shell::ColorChoice;
 
@@ -23,8 +24,8 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// When to use colour (NO_COLOR is respected with `auto`).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,18 +79,45 @@ pub struct PlanArgs {
 
 /// How `apply` finds the functions that break tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Strategy {
+pub enum StrategyArg {
     /// Patch everything at once, split failing groups in halves until each is one function.
     Bisect,
     /// One run per function (simple and slow; for comparison).
     Individual,
 }
 
+impl From<StrategyArg> for Strategy {
+    fn from(strategy: StrategyArg) -> Self {
+        match strategy {
+            StrategyArg::Bisect => Strategy::Bisect,
+            StrategyArg::Individual => Strategy::Individual,
+        }
+    }
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorChoice {
+    fn from(color: ColorArg) -> Self {
+        match color {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// How failing functions are isolated.
-    #[arg(long, value_enum, default_value_t = Strategy::Bisect)]
-    pub strategy: Strategy,
+    #[arg(long, value_enum, default_value_t = StrategyArg::Bisect)]
+    pub strategy: StrategyArg,
     /// Leave the `safe` functions patched at the end (journaled: `cachescan restore` undoes it).
     #[arg(long)]
     pub keep: bool,
@@ -114,7 +142,7 @@ pub struct ApplyArgs {
     pub jobs: u16,
     /// Judge only shard K of N (the same split on every machine); join reports with `merge`.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Args)]

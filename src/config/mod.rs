@@ -5,5 +5,6 @@
 //! (`schema`).
 
 pub(crate) mod manifest;
+pub(crate) mod options;
 pub(crate) mod schema;
 pub(crate) mod settings;

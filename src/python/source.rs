@@ -14,7 +14,8 @@ use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use crate::python::hazard::{self, Hazard, HazardContext};
+use crate::python::hazard::Hazard;
+use crate::python::hazard::analysis::{self as hazard, HazardContext};
 use crate::ui::diagnostic::{SourceDiagnostic, SourceFile};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

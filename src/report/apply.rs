@@ -32,7 +32,7 @@ pub(crate) struct ApplyReport {
     /// Hash of the project tree: `merge` joins only reports of the same sources.
     pub source_sha256: String,
     /// `apply --shard K/N`: which part this report covers; null for a whole run.
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::config::options::Shard>,
     /// `--jobs`: copies asked for, copies used, and why not when they could not be.
     pub jobs: crate::trial::JobsInfo,
 }

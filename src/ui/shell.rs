@@ -17,8 +17,8 @@ pub(crate) enum Verbosity {
 }
 
 /// `--color`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,

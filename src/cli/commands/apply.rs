@@ -1,15 +1,18 @@
 //! `cachescan apply`: patch on disk, run the real test suite, read real cache statistics,
 //! decide, restore byte for byte.
 
+use std::time::Duration;
+
 use crate::cli::args::{ApplyArgs, ReportFormat};
 use crate::cli::commands::{CommandResult, Failure, load, lock_state};
 use crate::cli::exit_code::ExitCode;
+use crate::config::options::RunOptions;
 use crate::config::settings::CommandLineSettings;
 use crate::plan::Plan;
 use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
 use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::{Conflict, Journal};
-use crate::trial::{Runner, TrialError, TrialOptions};
+use crate::trial::{Runner, TrialError};
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
 use crate::verdict::{self, Verdict};
@@ -51,14 +54,16 @@ pub(crate) fn run(
         &interrupt,
         &mut journal,
         &state_dir,
-        TrialOptions {
-            timeout: settings.timeout,
+        RunOptions {
+            strategy: args.strategy.into(),
+            timeout: settings.timeout.map(Duration::from_secs_f64),
             fresh_baseline: args.fresh_baseline,
             jobs: usize::from(args.jobs),
+            shard: args.shard,
         },
     )
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let trial = match runner.trial(args.strategy, patchable, args.shard) {
+    let trial = match runner.trial(patchable) {
         Ok(trial) => trial,
         Err(error) => return Err(trial_failure(error, &mut journal, shell)),
     };

@@ -1,189 +1,50 @@
-//! The planner: manifest + effective settings -> the exact functions to patch.
-//!
-//! For every target it finds the file (a dotted module through the source roots, or a path),
-//! parses it once ([`crate::python::source`]), matches the globs against qualified names, and decides
-//! per function: `patch`, or `skip` when it has an `error` hazard the target does not allow.
-//! A pattern that matches nothing is "unresolved", with a "did you mean". Problems that make
-//! the plan meaningless (missing module, missing file, syntax error) are returned as
-//! diagnostics instead. `plan` prints a [`Plan`]; `apply` consumes the same value.
+//! Building a [`Plan`]: for every target, find the file (a dotted module through the source
+//! roots, or a path), parse each file once (spread over the cores), match the globs against
+//! qualified names, and decide per function. Missing modules and files and syntax errors
+//! are collected, all of them, as diagnostics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use miette::Severity;
-
-use crate::config::manifest::{Manifest, Target, TargetLocation};
+use super::{Action, Plan, PlannedFunction, Unresolved};
+use crate::config::manifest::{Manifest, Pattern, Target, TargetLocation};
 use crate::config::settings::Settings;
-use crate::python::cache_size::CacheSize;
-use crate::python::hazard::{Hazard, HazardCode, HazardSeverity};
-use crate::python::patch::{DecoratorEdit, Patched};
+use crate::python::hazard::{HazardCode, HazardSeverity};
 use crate::python::pattern::QualnameGlob;
-use crate::python::source::{PythonFile, to_span};
+use crate::python::source::{PythonFile, SourceError};
 use crate::ui::diagnostic::{SourceDiagnostic, closest};
-use crate::ui::text::{normalize, plural, relative_display};
+use crate::ui::text::{normalize, relative_display};
 
-/// What to do with one function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Patch,
-    Skip,
-}
-
-/// One function the manifest selects.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedFunction {
-    /// `module:qualname`.
-    pub id: String,
-    pub module: String,
-    pub qualname: String,
-    /// Index into [`Plan::files`].
-    pub file: usize,
-    /// Index into that file's functions.
-    pub function: usize,
-    /// Index of the manifest target that selected it.
-    pub target: usize,
-    pub line: usize,
-    pub cache_size: CacheSize,
-    pub typed: bool,
-    pub action: Action,
-    pub hazards: Vec<Hazard>,
-    /// Hazards the target allows (listed in `allow_hazards`): shown as advice, never blocking.
-    pub allowed: Vec<HazardCode>,
-    /// A remark the report shows (several definitions, ...).
-    pub note: Option<String>,
-}
-
-/// A pattern that matched no function.
-#[derive(Debug, Clone)]
-pub(crate) struct Unresolved {
-    pub target: usize,
-    pub pattern: String,
-    pub message: String,
-    /// Line of the pattern in the manifest.
-    pub line: usize,
-    /// The closest qualified name, when one is close.
-    pub suggestion: Option<String>,
-    pub diagnostic: SourceDiagnostic,
-}
-
-/// The patch plan.
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    pub files: Vec<PythonFile>,
-    pub functions: Vec<PlannedFunction>,
-    pub unresolved: Vec<Unresolved>,
-    /// Things the planner did deliberately that a user should know (overload stubs left out).
-    pub notes: Vec<String>,
-}
-
-impl Plan {
-    /// Build the plan. On error, every problem found (all targets are looked at).
-    pub(crate) fn build(
-        manifest: &Manifest,
-        settings: &Settings,
-    ) -> Result<Plan, Vec<miette::Report>> {
-        let mut planner = Planner {
-            manifest,
-            settings,
-            files: Vec::new(),
-            by_path: HashMap::new(),
-            problems: Vec::new(),
-        };
-        let paths: Vec<Option<PathBuf>> =
-            manifest.targets.iter().map(|target| planner.locate(target)).collect();
-        let located = planner.parse_all(&paths);
-        if !planner.problems.is_empty() {
-            return Err(planner.problems);
-        }
-        let mut plan = Plan {
-            files: Vec::new(),
-            functions: Vec::new(),
-            unresolved: Vec::new(),
-            notes: Vec::new(),
-        };
-        let mut claimed: HashMap<(usize, usize), usize> = HashMap::new();
-        for (target, file) in
-            manifest.targets.iter().zip(located.iter().map(|file| file.unwrap_or_default()))
-        {
-            planner.select(target, file, &mut claimed, &mut plan);
-        }
-        plan.files = planner.files;
-        mark_repeated_definitions(&mut plan.functions, &plan.files);
-        Ok(plan)
+/// Build the plan. On error, every problem found (all targets are looked at).
+pub(super) fn build(manifest: &Manifest, settings: &Settings) -> Result<Plan, Vec<miette::Report>> {
+    let mut planner = Planner {
+        manifest,
+        settings,
+        files: Vec::new(),
+        by_path: HashMap::new(),
+        problems: Vec::new(),
+    };
+    let paths: Vec<Option<PathBuf>> =
+        manifest.targets.iter().map(|target| planner.locate(target)).collect();
+    let located = planner.parse_all(&paths);
+    if !planner.problems.is_empty() {
+        return Err(planner.problems);
     }
-
-    /// Indices of the functions whose action is `patch`.
-    pub(crate) fn patchable(&self) -> Vec<usize> {
-        (0..self.functions.len())
-            .filter(|&index| self.functions[index].action == Action::Patch)
-            .collect()
+    let mut plan = Plan {
+        files: Vec::new(),
+        functions: Vec::new(),
+        unresolved: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut claimed: HashMap<(usize, usize), usize> = HashMap::new();
+    for (target, file) in
+        manifest.targets.iter().zip(located.iter().map(|file| file.unwrap_or_default()))
+    {
+        planner.select(target, file, &mut claimed, &mut plan);
     }
-
-    /// "13 functions in 3 files, 9 to patch", for the status line.
-    pub(crate) fn status_line(&self) -> String {
-        format!(
-            "{} in {}, {} to patch",
-            plural(self.functions.len(), "function"),
-            plural(self.files.len(), "file"),
-            self.patched_functions().count()
-        )
-    }
-
-    pub(crate) fn patched_functions(&self) -> impl Iterator<Item = &PlannedFunction> {
-        self.functions.iter().filter(|function| function.action == Action::Patch)
-    }
-
-    /// Whether the plan has findings (exit code 1): an unresolved pattern, or a function
-    /// skipped for an error hazard.
-    pub(crate) fn has_findings(&self) -> bool {
-        !self.unresolved.is_empty()
-            || self.functions.iter().any(|function| function.action == Action::Skip)
-    }
-
-    /// Patched bytes for every file that `functions` (indices into [`Plan::functions`]) touch.
-    pub(crate) fn patch_files(&self, functions: &[usize]) -> BTreeMap<usize, Patched> {
-        let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
-        for &index in functions {
-            let planned = &self.functions[index];
-            let definition = &self.files[planned.file].functions[planned.function];
-            edits.entry(planned.file).or_default().push(DecoratorEdit {
-                line_start: definition.line_start,
-                indent: definition.indent.clone(),
-                cache_size: planned.cache_size,
-                typed: planned.typed,
-            });
-        }
-        edits
-            .into_iter()
-            .map(|(file, edits)| (file, crate::python::patch::patch(&self.files[file], &edits)))
-            .collect()
-    }
-
-    /// The hazard diagnostics of one function, rendered against its Python file.
-    pub(crate) fn hazard_diagnostics(&self, planned: &PlannedFunction) -> Vec<SourceDiagnostic> {
-        let file = &self.files[planned.file];
-        planned
-            .hazards
-            .iter()
-            .map(|hazard| {
-                let (severity, suffix) = match hazard.code.severity() {
-                    _ if planned.allowed.contains(&hazard.code) => {
-                        (Severity::Advice, " (allowed by the manifest)")
-                    }
-                    HazardSeverity::Error => (Severity::Error, ""),
-                    HazardSeverity::Warning => (Severity::Warning, ""),
-                };
-                SourceDiagnostic::error(
-                    format!("hazard::{}", hazard.code),
-                    format!("{}{suffix}", hazard.message),
-                )
-                .with_severity(severity)
-                .with_label(&file.source, to_span(hazard.range), hazard.code.as_str())
-                .with_help(hazard.help.clone())
-            })
-            .collect()
-    }
+    plan.files = planner.files;
+    mark_repeated_definitions(&mut plan.functions, &plan.files);
+    Ok(plan)
 }
 
 struct Planner<'a> {
@@ -236,14 +97,13 @@ impl Planner<'_> {
         let threads =
             std::thread::available_parallelism().map_or(1, usize::from).min(unique.len().max(1));
         let chunk = unique.len().div_ceil(threads).max(1);
-        let results: Vec<Result<PythonFile, crate::python::source::SourceError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = unique
-                    .chunks(chunk)
-                    .map(|paths| scope.spawn(move || paths.iter().map(load).collect::<Vec<_>>()))
-                    .collect();
-                workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
-            });
+        let results: Vec<Result<PythonFile, SourceError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = unique
+                .chunks(chunk)
+                .map(|paths| scope.spawn(move || paths.iter().map(load).collect::<Vec<_>>()))
+                .collect();
+            workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
+        });
         for result in results {
             match result {
                 Ok(file) => self.files.push(file),
@@ -296,8 +156,7 @@ impl Planner<'_> {
                 module_name_of(&file.path, &self.manifest.root, &self.manifest.source_roots)
             }
         };
-        let compile =
-            |pattern: &crate::config::manifest::Pattern| QualnameGlob::new(&pattern.text).ok();
+        let compile = |pattern: &Pattern| QualnameGlob::new(&pattern.text).ok();
         let includes: Vec<_> =
             target.functions.iter().map(|pattern| (pattern, compile(pattern))).collect();
         let excludes: Vec<_> = target.exclude.iter().filter_map(compile).collect();
@@ -371,7 +230,7 @@ impl Planner<'_> {
 fn unresolved(
     manifest: &Manifest,
     target: &Target,
-    pattern: &crate::config::manifest::Pattern,
+    pattern: &Pattern,
     file: &PythonFile,
 ) -> Unresolved {
     let message = format!("pattern `{}` matches no function in {}", pattern.text, file.relative);

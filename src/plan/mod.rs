@@ -1,0 +1,161 @@
+//! The plan: manifest + effective settings -> the exact functions to patch.
+//!
+//! [`Plan`] is the result: the parsed files, every selected function with its decision
+//! (`patch`, or `skip` when it has an `error` hazard the target does not allow), the
+//! patterns that matched nothing (with a "did you mean") and notes. `planner` builds it:
+//! it finds each target's file, parses it once ([`crate::python::source`]) and matches the
+//! globs; problems that make the plan meaningless (missing module, missing file, syntax
+//! error) come back as diagnostics instead. `plan` prints a [`Plan`]; `apply` consumes the
+//! same value.
+
+mod planner;
+
+use std::collections::BTreeMap;
+
+use miette::Severity;
+
+use crate::config::manifest::Manifest;
+use crate::config::settings::Settings;
+use crate::python::cache_size::CacheSize;
+use crate::python::hazard::{Hazard, HazardCode, HazardSeverity};
+use crate::python::patch::{DecoratorEdit, Patched};
+use crate::python::source::{PythonFile, to_span};
+use crate::ui::diagnostic::SourceDiagnostic;
+use crate::ui::text::plural;
+
+/// What to do with one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Patch,
+    Skip,
+}
+
+/// One function the manifest selects.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedFunction {
+    /// `module:qualname`.
+    pub id: String,
+    pub module: String,
+    pub qualname: String,
+    /// Index into [`Plan::files`].
+    pub file: usize,
+    /// Index into that file's functions.
+    pub function: usize,
+    /// Index of the manifest target that selected it.
+    pub target: usize,
+    pub line: usize,
+    pub cache_size: CacheSize,
+    pub typed: bool,
+    pub action: Action,
+    pub hazards: Vec<Hazard>,
+    /// Hazards the target allows (listed in `allow_hazards`): shown as advice, never blocking.
+    pub allowed: Vec<HazardCode>,
+    /// A remark the report shows (several definitions, ...).
+    pub note: Option<String>,
+}
+
+/// A pattern that matched no function.
+#[derive(Debug, Clone)]
+pub(crate) struct Unresolved {
+    pub target: usize,
+    pub pattern: String,
+    pub message: String,
+    /// Line of the pattern in the manifest.
+    pub line: usize,
+    /// The closest qualified name, when one is close.
+    pub suggestion: Option<String>,
+    pub diagnostic: SourceDiagnostic,
+}
+
+/// The patch plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub files: Vec<PythonFile>,
+    pub functions: Vec<PlannedFunction>,
+    pub unresolved: Vec<Unresolved>,
+    /// Things the planner did deliberately that a user should know (overload stubs left out).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Build the plan. On error, every problem found (all targets are looked at).
+    pub(crate) fn build(
+        manifest: &Manifest,
+        settings: &Settings,
+    ) -> Result<Plan, Vec<miette::Report>> {
+        planner::build(manifest, settings)
+    }
+
+    /// Indices of the functions whose action is `patch`.
+    pub(crate) fn patchable(&self) -> Vec<usize> {
+        (0..self.functions.len())
+            .filter(|&index| self.functions[index].action == Action::Patch)
+            .collect()
+    }
+
+    /// "13 functions in 3 files, 9 to patch", for the status line.
+    pub(crate) fn status_line(&self) -> String {
+        format!(
+            "{} in {}, {} to patch",
+            plural(self.functions.len(), "function"),
+            plural(self.files.len(), "file"),
+            self.patched_functions().count()
+        )
+    }
+
+    pub(crate) fn patched_functions(&self) -> impl Iterator<Item = &PlannedFunction> {
+        self.functions.iter().filter(|function| function.action == Action::Patch)
+    }
+
+    /// Whether the plan has findings (exit code 1): an unresolved pattern, or a function
+    /// skipped for an error hazard.
+    pub(crate) fn has_findings(&self) -> bool {
+        !self.unresolved.is_empty()
+            || self.functions.iter().any(|function| function.action == Action::Skip)
+    }
+
+    /// Patched bytes for every file that `functions` (indices into [`Plan::functions`]) touch.
+    pub(crate) fn patch_files(&self, functions: &[usize]) -> BTreeMap<usize, Patched> {
+        let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
+        for &index in functions {
+            let planned = &self.functions[index];
+            let definition = &self.files[planned.file].functions[planned.function];
+            edits.entry(planned.file).or_default().push(DecoratorEdit {
+                line_start: definition.line_start,
+                indent: definition.indent.clone(),
+                cache_size: planned.cache_size,
+                typed: planned.typed,
+            });
+        }
+        edits
+            .into_iter()
+            .map(|(file, edits)| (file, crate::python::patch::patch(&self.files[file], &edits)))
+            .collect()
+    }
+
+    /// The hazard diagnostics of one function, rendered against its Python file.
+    pub(crate) fn hazard_diagnostics(&self, planned: &PlannedFunction) -> Vec<SourceDiagnostic> {
+        let file = &self.files[planned.file];
+        planned
+            .hazards
+            .iter()
+            .map(|hazard| {
+                let (severity, suffix) = match hazard.code.severity() {
+                    _ if planned.allowed.contains(&hazard.code) => {
+                        (Severity::Advice, " (allowed by the manifest)")
+                    }
+                    HazardSeverity::Error => (Severity::Error, ""),
+                    HazardSeverity::Warning => (Severity::Warning, ""),
+                };
+                SourceDiagnostic::error(
+                    format!("hazard::{}", hazard.code),
+                    format!("{}{suffix}", hazard.message),
+                )
+                .with_severity(severity)
+                .with_label(&file.source, to_span(hazard.range), hazard.code.as_str())
+                .with_help(hazard.help.clone())
+            })
+            .collect()
+    }
+}
