@@ -8,18 +8,15 @@
 //! (`journal`) and runs the tests (`process`, `probe`); pure analysis (`verdict`)
 //! decides; `report` renders. See DESIGN.md.
 
-mod baseline;
 mod cli;
 mod config;
+mod outcome;
 mod plan;
 mod probe;
 mod python;
 mod report;
+mod runner;
 mod safety;
-mod scratch;
-mod search;
-mod shard;
-mod trial;
 mod ui;
 mod verdict;
 

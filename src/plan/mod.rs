@@ -31,6 +31,24 @@ pub enum Action {
     Skip,
 }
 
+/// A planned function, by its position in [`Plan::functions`]: how the runner, the search
+/// and the verdicts name a function without copying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FunctionIndex(pub usize);
+
+impl std::fmt::Display for FunctionIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One file of the plan with the bytes a patch set would give it.
+#[derive(Debug)]
+pub(crate) struct FilePatch<'p> {
+    pub file: &'p PythonFile,
+    pub patched: Patched,
+}
+
 /// One function the manifest selects.
 #[derive(Debug, Clone)]
 pub(crate) struct PlannedFunction {
@@ -88,10 +106,25 @@ impl Plan {
     }
 
     /// Indices of the functions whose action is `patch`.
-    pub(crate) fn patchable(&self) -> Vec<usize> {
+    pub(crate) fn patchable(&self) -> Vec<FunctionIndex> {
         (0..self.functions.len())
             .filter(|&index| self.functions[index].action == Action::Patch)
+            .map(FunctionIndex)
             .collect()
+    }
+
+    pub(crate) fn function(&self, index: FunctionIndex) -> &PlannedFunction {
+        &self.functions[index.0]
+    }
+
+    /// The file a planned function is defined in.
+    pub(crate) fn file_of(&self, function: &PlannedFunction) -> &PythonFile {
+        &self.files[function.file]
+    }
+
+    /// Every planned function's id (`module:qualname`), by [`FunctionIndex`].
+    pub(crate) fn ids(&self) -> Vec<String> {
+        self.functions.iter().map(|function| function.id.clone()).collect()
     }
 
     /// "13 functions in 3 files, 9 to patch", for the status line.
@@ -115,11 +148,11 @@ impl Plan {
             || self.functions.iter().any(|function| function.action == Action::Skip)
     }
 
-    /// Patched bytes for every file that `functions` (indices into [`Plan::functions`]) touch.
-    pub(crate) fn patch_files(&self, functions: &[usize]) -> BTreeMap<usize, Patched> {
+    /// Patched bytes for every file that `functions` touch, in the plan's file order.
+    pub(crate) fn patch_files(&self, functions: &[FunctionIndex]) -> Vec<FilePatch<'_>> {
         let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
         for &index in functions {
-            let planned = &self.functions[index];
+            let planned = self.function(index);
             let definition = &self.files[planned.file].functions[planned.function];
             edits.entry(planned.file).or_default().push(DecoratorEdit {
                 line_start: definition.line_start,
@@ -130,7 +163,10 @@ impl Plan {
         }
         edits
             .into_iter()
-            .map(|(file, edits)| (file, crate::python::patch::patch(&self.files[file], &edits)))
+            .map(|(file, edits)| {
+                let file = &self.files[file];
+                FilePatch { file, patched: crate::python::patch::patch(file, &edits) }
+            })
             .collect()
     }
 

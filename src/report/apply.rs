@@ -4,7 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::options::Shard;
+use crate::outcome::baseline::Baseline;
+use crate::outcome::judgement::BrokenTest;
+use crate::outcome::trial::JobsInfo;
 use crate::plan::Plan;
+use crate::probe::protocol::{Outcome, TargetState};
 use crate::python::hazard::HazardCode;
 use crate::python::source::to_span;
 use crate::report::plan::{HazardEntry, hazard_entries};
@@ -12,7 +17,7 @@ use crate::report::table;
 use crate::ui::diagnostic::SourceDiagnostic;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
-use crate::verdict::{BrokenTest, FunctionVerdict, Verdict, hit_rate};
+use crate::verdict::{FunctionVerdict, Verdict, hit_rate};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ApplyReport {
@@ -32,9 +37,9 @@ pub(crate) struct ApplyReport {
     /// Hash of the project tree: `merge` joins only reports of the same sources.
     pub source_sha256: String,
     /// `apply --shard K/N`: which part this report covers; null for a whole run.
-    pub shard: Option<crate::config::options::Shard>,
+    pub shard: Option<Shard>,
     /// `--jobs`: copies asked for, copies used, and why not when they could not be.
-    pub jobs: crate::trial::JobsInfo,
+    pub jobs: JobsInfo,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +53,7 @@ pub(crate) struct BaselineSummary {
     pub reused: bool,
     /// Test processes that ran the baseline at once, each the test files of its part
     /// (`--jobs`); 1 for a run in one piece.
-    #[serde(default = "crate::baseline::one_part")]
+    #[serde(default = "crate::outcome::baseline::one_part")]
     pub parts: usize,
 }
 
@@ -77,21 +82,17 @@ pub(crate) struct TargetVerdict {
 }
 
 impl BaselineSummary {
-    pub(crate) fn new(baseline: &crate::trial::Baseline) -> Self {
+    pub(crate) fn new(baseline: &Baseline) -> Self {
         let observation = &baseline.observation;
-        let duration_s = baseline.record.duration.as_secs_f64();
-        let count = |outcomes: &[&str]| {
-            observation
-                .tests
-                .values()
-                .filter(|test| outcomes.contains(&test.outcome.as_str()))
-                .count()
+        let duration_s = baseline.duration.as_secs_f64();
+        let count = |outcomes: &[Outcome]| {
+            observation.tests.values().filter(|test| outcomes.contains(&test.outcome)).count()
         };
         Self {
             tests: observation.tests.len(),
-            passed: count(&["passed", "xpassed"]),
-            failed: count(&["failed", "error"]),
-            skipped: count(&["skipped", "xfailed"]),
+            passed: count(&[Outcome::Passed, Outcome::Xpassed]),
+            failed: count(&[Outcome::Failed, Outcome::Error]),
+            skipped: count(&[Outcome::Skipped, Outcome::Xfailed]),
             duration_s: (duration_s * 100.0).round() / 100.0,
             reused: baseline.reused,
             parts: baseline.parts,
@@ -101,11 +102,11 @@ impl BaselineSummary {
 
 impl TargetVerdict {
     pub(crate) fn new(plan: &Plan, verdict: &FunctionVerdict) -> Self {
-        let function = &plan.functions[verdict.function];
-        let stats = verdict.stats.as_ref().filter(|stats| stats.state == "stats");
+        let function = plan.function(verdict.function);
+        let stats = verdict.stats.as_ref().filter(|stats| stats.state == TargetState::Stats);
         Self {
             id: function.id.clone(),
-            path: plan.files[function.file].relative.clone(),
+            path: plan.file_of(function).relative.clone(),
             line: function.line,
             verdict: verdict.verdict,
             hits: stats.map(|stats| stats.hits),
@@ -117,7 +118,7 @@ impl TargetVerdict {
             loaded_files: verdict
                 .stats
                 .as_ref()
-                .filter(|stats| stats.state == "other-file")
+                .filter(|stats| stats.state == TargetState::OtherFile)
                 .map(|stats| stats.loaded_files.iter().cloned().collect())
                 .unwrap_or_default(),
             time_before_s: verdict.timing.map(|timing| round(timing.before_s, 6)),
@@ -126,7 +127,7 @@ impl TargetVerdict {
                 .timing
                 .and_then(|timing| timing.speedup())
                 .map(|speedup| round(speedup, 2)),
-            plan_index: verdict.function,
+            plan_index: verdict.function.0,
         }
     }
 }
@@ -168,15 +169,7 @@ fn rate(value: Option<f64>) -> String {
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
 pub(crate) fn summary(report: &ApplyReport) -> String {
-    let order = [
-        Verdict::Safe,
-        Verdict::LowHitRate,
-        Verdict::NotCalled,
-        Verdict::Invisible,
-        Verdict::Unsafe,
-        Verdict::Skipped,
-    ];
-    let counts: Vec<String> = order
+    let counts: Vec<String> = Verdict::ALL
         .iter()
         .filter_map(|verdict| {
             let count = report.targets.iter().filter(|target| target.verdict == *verdict).count();
@@ -283,11 +276,11 @@ fn verdict_diagnostic(
             let mut message =
                 format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
             for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
-                let outcome = test.outcome.as_deref().unwrap_or("missing");
+                let outcome = test.outcome.map_or("missing", Outcome::as_str);
                 message.push_str(&format!(
                     "\n  {} ({} -> {outcome})",
                     test.nodeid,
-                    test.baseline.as_deref().unwrap_or("new")
+                    test.baseline.map_or("new", Outcome::as_str)
                 ));
                 if let Some(first_line) = &test.message {
                     message.push_str(&format!(": {first_line}"));

@@ -4,4 +4,5 @@
 
 pub(crate) mod apply;
 pub(crate) mod plan;
+pub(crate) mod progress;
 pub(crate) mod table;

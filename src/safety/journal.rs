@@ -14,9 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::safety::fsio::{self, FsError};
+use crate::safety::state_dir::StateDir;
 
-const JOURNAL_FILE: &str = "journal.json";
-const BACKUP_DIR: &str = "backups";
 const FORMAT_VERSION: u32 = 1;
 
 /// One file we changed (or are about to change).
@@ -75,7 +74,7 @@ pub(crate) enum JournalError {
 /// The journal of one project.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    state_dir: PathBuf,
+    state: StateDir,
     file: JournalFile,
 }
 
@@ -84,19 +83,15 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Journal {
-    fn journal_path(state_dir: &Path) -> PathBuf {
-        state_dir.join(JOURNAL_FILE)
-    }
-
     /// Whether an unfinished journal exists.
-    pub(crate) fn exists(state_dir: &Path) -> bool {
-        Self::journal_path(state_dir).exists()
+    pub(crate) fn exists(state: &StateDir) -> bool {
+        state.journal_file().exists()
     }
 
     /// A new, empty journal (not written until the first edit).
-    pub(crate) fn new(state_dir: &Path) -> Self {
+    pub(crate) fn new(state: &StateDir) -> Self {
         Self {
-            state_dir: state_dir.to_path_buf(),
+            state: state.clone(),
             file: JournalFile {
                 version: FORMAT_VERSION,
                 pid: std::process::id(),
@@ -108,8 +103,8 @@ impl Journal {
     }
 
     /// The journal left by an earlier run, if any.
-    pub(crate) fn load(state_dir: &Path) -> Result<Option<Self>, JournalError> {
-        let path = Self::journal_path(state_dir);
+    pub(crate) fn load(state: &StateDir) -> Result<Option<Self>, JournalError> {
+        let path = state.journal_file();
         if !path.exists() {
             return Ok(None);
         }
@@ -117,7 +112,7 @@ impl Journal {
         let file: JournalFile = serde_json::from_str(&text).map_err(|error| {
             JournalError::Corrupt { path: path.clone(), message: error.to_string() }
         })?;
-        Ok(Some(Self { state_dir: state_dir.to_path_buf(), file }))
+        Ok(Some(Self { state: state.clone(), file }))
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {
@@ -129,9 +124,9 @@ impl Journal {
     }
 
     fn persist(&self) -> Result<(), JournalError> {
-        fsio::create_dir_all(&self.state_dir)?;
+        fsio::create_dir_all(self.state.path())?;
         let text = serde_json::to_string_pretty(&self.file).unwrap_or_default();
-        fsio::write_atomic(&Self::journal_path(&self.state_dir), text.as_bytes())?;
+        fsio::write_atomic(&self.state.journal_file(), text.as_bytes())?;
         Ok(())
     }
 
@@ -161,7 +156,7 @@ impl Journal {
                 found,
             });
         }
-        let backup_dir = self.state_dir.join(BACKUP_DIR);
+        let backup_dir = self.state.backups_dir();
         fsio::create_dir_all(&backup_dir)?;
         let backup = format!("{}-{}", self.file.next_backup, file_name(relative));
         self.file.next_backup += 1;
@@ -195,7 +190,7 @@ impl Journal {
                     conflicts.push(Conflict {
                         relative: entry.relative.clone(),
                         reason,
-                        backup: self.state_dir.join(BACKUP_DIR).join(&entry.backup),
+                        backup: self.state.backups_dir().join(&entry.backup),
                     });
                     remaining.push(entry);
                 }
@@ -203,9 +198,9 @@ impl Journal {
         }
         self.file.entries = remaining;
         if self.file.entries.is_empty() {
-            fsio::remove_file(&Self::journal_path(&self.state_dir))?;
-            let _ = std::fs::remove_dir(self.state_dir.join(BACKUP_DIR));
-            fsio::sync_directory(&self.state_dir);
+            fsio::remove_file(&self.state.journal_file())?;
+            let _ = std::fs::remove_dir(self.state.backups_dir());
+            fsio::sync_directory(self.state.path());
         } else {
             self.persist()?;
         }
@@ -230,18 +225,18 @@ impl Journal {
         }
         // The journal goes first: a crash before the backups are gone leaves stray backups,
         // never a journal whose restore would undo what the user accepted.
-        fsio::remove_file(&Self::journal_path(&self.state_dir))?;
-        fsio::sync_directory(&self.state_dir);
+        fsio::remove_file(&self.state.journal_file())?;
+        fsio::sync_directory(self.state.path());
         for entry in &self.file.entries {
-            let _ = std::fs::remove_file(self.state_dir.join(BACKUP_DIR).join(&entry.backup));
+            let _ = std::fs::remove_file(self.state.backups_dir().join(&entry.backup));
         }
-        let _ = std::fs::remove_dir(self.state_dir.join(BACKUP_DIR));
+        let _ = std::fs::remove_dir(self.state.backups_dir());
         Ok(files)
     }
 
     /// Restore one file; `Err` says why it was left alone.
     fn restore_entry(&self, entry: &Entry) -> Result<(), String> {
-        let backup_path = self.state_dir.join(BACKUP_DIR).join(&entry.backup);
+        let backup_path = self.state.backups_dir().join(&entry.backup);
         let current = match std::fs::read(&entry.path) {
             Ok(bytes) => bytes,
             Err(error) => return Err(format!("cannot read it: {error}")),
@@ -281,13 +276,13 @@ mod tests {
 
     struct Tree {
         _dir: tempfile::TempDir,
-        state: PathBuf,
+        state: StateDir,
         file: PathBuf,
     }
 
     fn tree(content: &[u8]) -> Tree {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join(".cachescan");
+        let state = StateDir::at(&dir.path().join(".cachescan"));
         let file = dir.path().join("m.py");
         std::fs::write(&file, content).expect("write");
         Tree { state, file, _dir: dir }

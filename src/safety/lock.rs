@@ -3,9 +3,10 @@
 //! over. Released on drop.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::safety::process::process_alive;
+use crate::safety::state_dir::StateDir;
 
 /// Held while a run owns the project.
 #[derive(Debug)]
@@ -27,13 +28,13 @@ pub(crate) enum LockError {
 }
 
 impl Lock {
-    pub(crate) fn acquire(state_dir: &Path) -> Result<Lock, LockError> {
-        let path = state_dir.join("lock");
+    pub(crate) fn acquire(state: &StateDir) -> Result<Lock, LockError> {
+        let path = state.lock_file();
         let io_error = |error: &dyn std::fmt::Display| LockError::Io {
             path: path.display().to_string(),
             message: error.to_string(),
         };
-        crate::safety::fsio::create_dir_all(state_dir).map_err(|error| io_error(&error))?;
+        crate::safety::fsio::create_dir_all(state.path()).map_err(|error| io_error(&error))?;
         for _ in 0..2 {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
@@ -68,17 +69,6 @@ impl Drop for Lock {
     }
 }
 
-/// `.cachescan/` under the project root, with a `.gitignore` so nothing in it is committed.
-pub(crate) fn state_dir(root: &Path) -> Result<PathBuf, crate::safety::fsio::FsError> {
-    let dir = root.join(".cachescan");
-    crate::safety::fsio::create_dir_all(&dir)?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        crate::safety::fsio::write_atomic(&ignore, b"*\n")?;
-    }
-    Ok(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,7 +78,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         // pid 1 always exists: a lock held by it is not stale.
         std::fs::write(dir.path().join("lock"), "1\n").expect("write");
-        let error = Lock::acquire(dir.path()).expect_err("held");
+        let error = Lock::acquire(&StateDir::at(dir.path())).expect_err("held");
         assert!(error.to_string().contains("pid 1"), "{error}");
     }
 
@@ -96,7 +86,7 @@ mod tests {
     fn a_stale_lock_is_taken_over_and_released_on_drop() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("lock"), "999999999\n").expect("write");
-        let lock = Lock::acquire(dir.path()).expect("stale lock taken");
+        let lock = Lock::acquire(&StateDir::at(dir.path())).expect("stale lock taken");
         drop(lock);
         assert!(!dir.path().join("lock").exists());
     }

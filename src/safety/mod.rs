@@ -10,3 +10,5 @@ pub(crate) mod interrupt;
 pub(crate) mod journal;
 pub(crate) mod lock;
 pub(crate) mod process;
+pub(crate) mod state_dir;
+pub(crate) mod tree;

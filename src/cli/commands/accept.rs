@@ -27,7 +27,7 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
                 code = "cachescan::accept::unfinished",
                 help = "run `cachescan restore` to put those files back",
                 "the journal in {} is from a run that did not finish, not from `apply --keep`",
-                state_dir.display()
+                state_dir.path().display()
             ),
         ));
     }

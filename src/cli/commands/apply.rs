@@ -4,15 +4,17 @@
 use std::time::Duration;
 
 use crate::cli::args::{ApplyArgs, ReportFormat};
-use crate::cli::commands::{CommandResult, Failure, load, lock_state};
+use crate::cli::commands::{CommandResult, Failure, conflict_reports, load, lock_state};
 use crate::cli::exit_code::ExitCode;
 use crate::config::options::RunOptions;
 use crate::config::settings::CommandLineSettings;
-use crate::plan::Plan;
+use crate::plan::{FunctionIndex, Plan};
 use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
+use crate::report::progress::Progress;
+use crate::runner::registry;
+use crate::runner::{Runner, RunnerError};
 use crate::safety::interrupt::Interrupt;
-use crate::safety::journal::{Conflict, Journal};
-use crate::trial::{Runner, TrialError};
+use crate::safety::journal::Journal;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
 use crate::verdict::{self, Verdict};
@@ -33,12 +35,13 @@ pub(crate) fn run(
                 code = "cachescan::journal::unfinished",
                 help = "run `cachescan restore` to put those files back first (or, for patches kept with `apply --keep`, `cachescan accept` to keep them)",
                 "an earlier run left patched files behind (journal in {})",
-                state_dir.display()
+                state_dir.path().display()
             ),
         ));
     }
-    crate::probe::remove_leftovers(&state_dir);
-    crate::scratch::remove_leftovers(&state_dir, shell);
+    let progress = Progress::new(shell);
+    state_dir.remove_probe_leftovers();
+    registry::remove_leftovers(&state_dir, &progress);
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
     let patchable = plan.patchable();
     shell.status("Planning", plan.status_line());
@@ -50,7 +53,7 @@ pub(crate) fn run(
     let runner = Runner::new(
         &manifest,
         &plan,
-        shell,
+        &progress,
         &interrupt,
         &mut journal,
         &state_dir,
@@ -76,22 +79,21 @@ pub(crate) fn run(
     let report = ApplyReport {
         version: 1,
         baseline: BaselineSummary::new(&trial.baseline),
-        test_runs: trial.test_runs,
+        test_runs: trial.counts.runs,
         restored: true,
         targets: verdicts.iter().map(|verdict| TargetVerdict::new(&plan, verdict)).collect(),
         baseline_failures: trial.baseline.failures.iter().cloned().collect(),
         kept: kept.clone(),
-        tests_executed: trial.tests_executed,
+        tests_executed: trial.counts.tests_executed,
         manifest_sha256: crate::safety::journal::sha256_hex(manifest.source.text.as_bytes()),
         source_sha256: trial.source_sha256.clone(),
         shard: args.shard,
         jobs: trial.jobs.clone(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    if let Err(error) = crate::safety::fsio::write_atomic(
-        &state_dir.join("report.json"),
-        format!("{json}\n").as_bytes(),
-    ) {
+    if let Err(error) =
+        crate::safety::fsio::write_atomic(&state_dir.report_file(), format!("{json}\n").as_bytes())
+    {
         shell.warn(error);
     }
     match args.format {
@@ -118,14 +120,14 @@ fn keep_safe(
     verdicts: &[verdict::FunctionVerdict],
     journal: &mut Journal,
 ) -> Result<Vec<String>, crate::safety::journal::JournalError> {
-    let safe: Vec<usize> = verdicts
+    let safe: Vec<FunctionIndex> = verdicts
         .iter()
         .filter(|verdict| verdict.verdict == Verdict::Safe)
         .map(|verdict| verdict.function)
         .collect();
     let mut kept = Vec::new();
-    for (file, patched) in plan.patch_files(&safe) {
-        let file = &plan.files[file];
+    for patch in plan.patch_files(&safe) {
+        let (file, patched) = (patch.file, &patch.patched);
         journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, true)?;
         eprint!(
             "{}",
@@ -138,9 +140,9 @@ fn keep_safe(
 
 /// Turn a trial that stopped early into diagnostics and an exit code; every file is put
 /// back first.
-fn trial_failure(error: TrialError, journal: &mut Journal, shell: &Shell) -> Failure {
+fn trial_failure(error: RunnerError, journal: &mut Journal, shell: &Shell) -> Failure {
     let conflicts = match &error {
-        TrialError::RestoreIncomplete(conflicts) => conflicts.clone(),
+        RunnerError::RestoreIncomplete(conflicts) => conflicts.clone(),
         _ => journal.restore(false).unwrap_or_default(),
     };
     if !conflicts.is_empty() {
@@ -150,30 +152,11 @@ fn trial_failure(error: TrialError, journal: &mut Journal, shell: &Shell) -> Fai
         };
     }
     match error {
-        TrialError::Interrupted => {
+        RunnerError::Interrupted => {
             shell.warn("interrupted; every file is restored");
             Failure { exit: ExitCode::Interrupted, reports: Vec::new() }
         }
-        TrialError::Journal(error) => Failure::one(ExitCode::RestoreIncomplete, error),
+        RunnerError::Journal(error) => Failure::one(ExitCode::RestoreIncomplete, error),
         other => Failure::one(ExitCode::Unusable, other),
     }
-}
-
-/// One diagnostic per file that is not back as it was.
-pub(crate) fn conflict_reports(conflicts: &[Conflict]) -> Vec<miette::Report> {
-    conflicts
-        .iter()
-        .map(|conflict| {
-            miette::miette!(
-                code = "cachescan::restore::conflict",
-                help = format!(
-                    "the original is kept at {}; compare, copy it back if you want it, then run `cachescan restore` again",
-                    conflict.backup.display()
-                ),
-                "{} was not restored: {}",
-                conflict.relative,
-                conflict.reason
-            )
-        })
-        .collect()
 }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use crate::cli::exit_code::ExitCode;
 use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::config::settings::{CommandLineSettings, Settings};
+use crate::safety::journal::Conflict;
 use crate::safety::lock::Lock;
+use crate::safety::state_dir::StateDir;
 
 /// A command that failed: diagnostics to print and the exit code to leave with.
 #[derive(Debug)]
@@ -36,12 +38,11 @@ impl Failure {
 pub(crate) type CommandResult = Result<ExitCode, Failure>;
 
 /// The project's state directory, locked for this command until the lock is dropped.
-pub(crate) fn lock_state(manifest: &Manifest) -> Result<(PathBuf, Lock), Failure> {
-    let state_dir = crate::safety::lock::state_dir(&manifest.root)
-        .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let lock =
-        Lock::acquire(&state_dir).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    Ok((state_dir, lock))
+pub(crate) fn lock_state(manifest: &Manifest) -> Result<(StateDir, Lock), Failure> {
+    let state =
+        StateDir::open(&manifest.root).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    let lock = Lock::acquire(&state).map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    Ok((state, lock))
 }
 
 /// `--manifest`, or `cachescan.yaml` found by walking up from the current directory.
@@ -92,4 +93,23 @@ pub(crate) fn load(
     let settings = Settings::resolve(&manifest, command_line)
         .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     Ok((manifest, settings))
+}
+
+/// One diagnostic per file that is not back as it was.
+pub(crate) fn conflict_reports(conflicts: &[Conflict]) -> Vec<miette::Report> {
+    conflicts
+        .iter()
+        .map(|conflict| {
+            miette::miette!(
+                code = "cachescan::restore::conflict",
+                help = format!(
+                    "the original is kept at {}; compare, copy it back if you want it, then run `cachescan restore` again",
+                    conflict.backup.display()
+                ),
+                "{} was not restored: {}",
+                conflict.relative,
+                conflict.reason
+            )
+        })
+        .collect()
 }

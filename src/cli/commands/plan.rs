@@ -19,8 +19,8 @@ pub(crate) fn run(
     shell.status("Planning", plan.status_line());
     if args.diff {
         let all = plan.patchable();
-        for (file, patched) in plan.patch_files(&all) {
-            let file = &plan.files[file];
+        for patch in plan.patch_files(&all) {
+            let (file, patched) = (patch.file, &patch.patched);
             shell.out(&crate::python::patch::unified_diff(
                 &file.relative,
                 &file.bytes,

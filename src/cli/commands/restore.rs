@@ -1,9 +1,11 @@
 //! `cachescan restore`: undo an interrupted, killed or `--keep` run from its journal, and
 //! stop and delete what its scratch copies left behind.
 
-use crate::cli::commands::apply::conflict_reports;
-use crate::cli::commands::{CommandResult, Failure, load, lock_state};
+use crate::cli::commands::{CommandResult, Failure, conflict_reports, load, lock_state};
 use crate::cli::exit_code::ExitCode;
+use crate::report::progress::Progress;
+use crate::runner::events::{Reporter, RunnerEvent};
+use crate::runner::registry;
 use crate::safety::journal::Journal;
 
 use crate::config::settings::CommandLineSettings;
@@ -13,7 +15,8 @@ use crate::ui::text::plural;
 pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> CommandResult {
     let (manifest, _) = load(manifest_path, CommandLineSettings::default())?;
     let (state_dir, _lock) = lock_state(&manifest)?;
-    crate::scratch::remove_leftovers(&state_dir, shell);
+    let progress = Progress::lines(shell);
+    registry::remove_leftovers(&state_dir, &progress);
     let Some(mut journal) = Journal::load(&state_dir)
         .map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?
     else {
@@ -21,10 +24,10 @@ pub(crate) fn run(manifest_path: Option<&std::path::Path>, shell: &Shell) -> Com
         return Ok(ExitCode::Success);
     };
     if let Some(group) = journal.test_group() {
-        shell.status("Stopping", format!("the test run left behind (process group {group})"));
+        progress.report(RunnerEvent::StoppingOrphan { group, in_copy: false });
         crate::safety::process::stop_orphaned_group(group);
     }
-    crate::probe::remove_leftovers(&state_dir);
+    state_dir.remove_probe_leftovers();
     let files = journal.entries().len();
     let conflicts =
         journal.restore(true).map_err(|error| Failure::one(ExitCode::RestoreIncomplete, error))?;

@@ -1,114 +1,44 @@
-//! The probe: statistics from inside the test process.
-//!
-//! pytest runs in its own interpreter and imports the patched files from disk, so the only
-//! place where the real `cache_info()` can be read is in that process (and in every
-//! pytest-xdist worker). `cachescan_probe.py`, a pytest plugin kept as a real Python file and
-//! embedded here, is written to a private temporary directory and loaded with
-//! `PYTHONPATH` + `PYTEST_ADDOPTS="-p cachescan_probe"`, whatever wrapper the test command is.
-//! Each pytest process writes one versioned JSON file; this module merges them: test
-//! outcomes from the controller (or the single process), cache statistics summed over the
-//! workers. A run that wrote no file is an error, never a silent zero.
+//! What one test run reported, merged over its processes: test outcomes from the
+//! controller (or the single process), cache statistics summed over the processes that ran
+//! tests (the xdist workers, or the single process), the call map from all of them. A run
+//! that wrote no file is an error, never a silent zero. A suite run in parts (`--jobs`)
+//! merges its parts' observations into one ([`merge_parts`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// The plugin's source.
-const PLUGIN_SOURCE: &str = include_str!("probe/cachescan_probe.py");
-const PROBE_FORMAT: &str = "cachescan-probe";
-const PROBE_DIR_PREFIX: &str = "probe-";
-
-/// Remove probe directories that killed runs left in `state_dir`.
-pub(crate) fn remove_leftovers(state_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(state_dir) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(PROBE_DIR_PREFIX)
-            && entry.path().is_dir()
-        {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-const PROBE_VERSION: u32 = 2;
-
-/// A private directory holding the plugin and the target list, and the private bytecode
-/// cache the runs use.
-#[derive(Debug)]
-pub(crate) struct ProbeSetup {
-    dir: tempfile::TempDir,
-    bytecode: BytecodeCache,
-}
-
-/// `PYTHONPYCACHEPREFIX` for test runs. Every `.pyc` goes here, never into a `__pycache__`
-/// of the user's tree. Bytecode of the interpreter's and the environment's modules is kept
-/// from run to run (compiling pytest anew each run would cost more than the probe), while
-/// the bytecode of the project tree is removed after every run, so a `.pyc` of one patch set
-/// (same size, same second) can never stand in for another.
-#[derive(Debug, Clone)]
-pub(crate) struct BytecodeCache {
-    prefix: PathBuf,
-    project_root: PathBuf,
-}
-
-impl BytecodeCache {
-    pub(crate) fn new(prefix: PathBuf, project_root: &Path) -> Self {
-        Self { prefix, project_root: project_root.to_path_buf() }
-    }
-
-    /// Forget the bytecode of the project's files (before and after each run).
-    pub(crate) fn forget_project(&self) {
-        let canonical = std::fs::canonicalize(&self.project_root).ok();
-        for root in std::iter::once(self.project_root.clone()).chain(canonical) {
-            let relative = root.strip_prefix("/").unwrap_or(&root);
-            let _ = std::fs::remove_dir_all(self.prefix.join(relative));
-        }
-    }
-}
-
-/// One function the probe looks up.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ProbeTarget {
-    pub id: String,
-    pub module: String,
-    pub qualname: String,
-    /// Absolute path of the file we patch.
-    pub path: PathBuf,
-}
+use super::protocol::{
+    CallMap, FORMAT, Observer, Outcome, ProbeFile, ProbeTargetReport, Role, TargetState, VERSION,
+};
 
 /// One test's combined outcome (setup, call and teardown).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub(crate) struct TestResult {
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(default)]
     pub message: Option<String>,
 }
 
-/// Calls of one target during one test, and the time spent inside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-pub(crate) struct CallStats {
-    pub calls: u64,
-    pub time_ns: u64,
-}
-
-/// The pseudo test that collects calls outside any test (wider-scoped fixtures).
-pub(crate) const SESSION_KEY: &str = "<session>";
-
-/// Per test node id, per target id: the call map.
-pub(crate) type CallMap = BTreeMap<String, BTreeMap<String, CallStats>>;
-
 /// What one run's probe saw about one target.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub(crate) struct TargetStats {
-    /// `stats`, `not-loaded`, `other-file`, `not-wrapped` or `missing`.
-    pub state: String,
+    pub state: TargetState,
     pub loaded_files: BTreeSet<String>,
     pub hits: u64,
     pub misses: u64,
     pub currsize: u64,
-    /// How calls were observed: `code-swap`, `unavailable` or `off`.
+    /// How calls were observed; `None` when no process said.
     #[serde(default)]
-    pub observer: String,
+    pub observer: Option<Observer>,
+}
+
+impl TargetStats {
+    /// Whether the probe observed its calls per test (so the call map knows its callers).
+    pub(crate) fn is_observed(&self) -> bool {
+        self.observer == Some(Observer::CodeSwap)
+    }
 }
 
 /// Everything one test run reported, merged over its processes.
@@ -134,76 +64,15 @@ pub(crate) struct Observation {
     pub parted_out: u64,
 }
 
-/// Part K of N of the suite (1-based), split by test file inside the test process: see
-/// `CACHESCAN_PROBE_PART` in `cachescan_probe.py`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Part {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl std::fmt::Display for Part {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
+impl Observation {
+    /// Tests that failed or errored.
+    pub(crate) fn failing_tests(&self) -> BTreeSet<String> {
+        self.tests
+            .iter()
+            .filter(|(_, result)| result.outcome.is_failure())
+            .map(|(nodeid, _)| nodeid.clone())
+            .collect()
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct ProbeFile {
-    format: String,
-    version: u32,
-    role: String,
-    #[serde(default)]
-    python: Option<String>,
-    #[serde(default)]
-    exitstatus: Option<i64>,
-    #[serde(default)]
-    collected: Option<u64>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    collect_errors: Vec<CollectError>,
-    #[serde(default)]
-    tests: Vec<ProbeTest>,
-    #[serde(default)]
-    targets: Vec<ProbeTargetReport>,
-    #[serde(default)]
-    test_calls: CallMap,
-    #[serde(default)]
-    deselected: Option<u64>,
-    #[serde(default)]
-    parted_out: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CollectError {
-    nodeid: String,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ProbeTest {
-    nodeid: String,
-    outcome: String,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ProbeTargetReport {
-    id: String,
-    state: String,
-    #[serde(default)]
-    loaded_files: Vec<String>,
-    #[serde(default)]
-    hits: Option<u64>,
-    #[serde(default)]
-    misses: Option<u64>,
-    #[serde(default)]
-    currsize: Option<u64>,
-    #[serde(default)]
-    observer: Option<String>,
 }
 
 /// The probe's output could not be used.
@@ -218,106 +87,6 @@ pub(crate) enum ProbeError {
     #[error("unreadable probe report {path}: {message}")]
     #[diagnostic(code(cachescan::probe::unreadable))]
     Unreadable { path: String, message: String },
-}
-
-impl ProbeSetup {
-    /// Inside `.cachescan/` (ignored by git), so `cachescan restore` can clean up what a
-    /// killed run left behind.
-    pub(crate) fn new(
-        state_dir: &Path,
-        targets: &[ProbeTarget],
-        bytecode: BytecodeCache,
-    ) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix(PROBE_DIR_PREFIX).tempdir_in(state_dir)?;
-        std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
-        let list = serde_json::json!({ "version": 1, "targets": targets });
-        std::fs::write(dir.path().join("targets.json"), list.to_string())?;
-        std::fs::create_dir_all(&bytecode.prefix)?;
-        bytecode.forget_project();
-        Ok(Self { dir, bytecode })
-    }
-
-    pub(crate) fn bytecode(&self) -> &BytecodeCache {
-        &self.bytecode
-    }
-
-    /// A fresh, empty output directory for one run.
-    pub(crate) fn output_dir(&self, run: usize) -> std::io::Result<PathBuf> {
-        let out = self.dir.path().join(format!("run-{run}"));
-        if out.exists() {
-            std::fs::remove_dir_all(&out)?;
-        }
-        std::fs::create_dir_all(&out)?;
-        Ok(out)
-    }
-
-    /// The environment that loads the plugin into every pytest process of a run, and keeps
-    /// bytecode out of the user's tree (and stale bytecode out of the run).
-    ///
-    /// `PYTHONPATH` and `PYTEST_ADDOPTS` are extended, never replaced: the manifest's
-    /// `project.env` value when it sets one, else ours.
-    pub(crate) fn environment(
-        &self,
-        project_env: &BTreeMap<String, String>,
-        output: &Path,
-        selection: Option<&Path>,
-        part: Option<Part>,
-    ) -> BTreeMap<String, String> {
-        let inherited = |name: &str| {
-            project_env
-                .get(name)
-                .cloned()
-                .or_else(|| std::env::var(name).ok())
-                .filter(|value| !value.is_empty())
-        };
-        let plugin_dir = self.dir.path().display().to_string();
-        let python_path = match inherited("PYTHONPATH") {
-            Some(existing) => format!("{plugin_dir}:{existing}"),
-            None => plugin_dir,
-        };
-        let addopts = match inherited("PYTEST_ADDOPTS") {
-            Some(existing) => format!("{existing} -p cachescan_probe"),
-            None => "-p cachescan_probe".to_owned(),
-        };
-        let mut environment = BTreeMap::from([
-            ("CACHESCAN_PROBE_OBSERVE".to_owned(), "1".to_owned()),
-            ("PYTHONPATH".to_owned(), python_path),
-            ("PYTEST_ADDOPTS".to_owned(), addopts),
-            ("CACHESCAN_PROBE_OUT".to_owned(), output.display().to_string()),
-            (
-                "CACHESCAN_PROBE_TARGETS".to_owned(),
-                self.dir.path().join("targets.json").display().to_string(),
-            ),
-            ("PYTHONPYCACHEPREFIX".to_owned(), self.bytecode.prefix.display().to_string()),
-        ]);
-        if let Some(selection) = selection {
-            environment
-                .insert("CACHESCAN_PROBE_SELECT".to_owned(), selection.display().to_string());
-        }
-        if let Some(part) = part {
-            environment.insert("CACHESCAN_PROBE_PART".to_owned(), part.to_string());
-        }
-        environment
-    }
-
-    /// Write the node ids one run is limited to; returns the file for `environment`.
-    pub(crate) fn write_selection(
-        &self,
-        run: usize,
-        nodeids: &BTreeSet<String>,
-    ) -> std::io::Result<PathBuf> {
-        let path = self.dir.path().join(format!("select-{run}.json"));
-        let list = serde_json::json!({ "version": 1, "nodeids": nodeids });
-        std::fs::write(&path, list.to_string())?;
-        Ok(path)
-    }
-
-    /// Variables that must not leak into a run from our own environment.
-    pub(crate) fn environment_removed() -> Vec<String> {
-        // Bytecode goes to the private prefix; a user's PYTHONDONTWRITEBYTECODE would make
-        // every run compile pytest and the standard library again.
-        vec!["CACHESCAN_PROBE_OWNER".to_owned(), "PYTHONDONTWRITEBYTECODE".to_owned()]
-    }
 }
 
 /// Read and merge every probe file of one run.
@@ -336,9 +105,9 @@ pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
                 std::fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
             let file: ProbeFile =
                 serde_json::from_str(&text).map_err(|error| unreadable(error.to_string()))?;
-            if file.format != PROBE_FORMAT || file.version != PROBE_VERSION {
+            if file.format != FORMAT || file.version != VERSION {
                 return Err(unreadable(format!(
-                    "format {} version {} is not {PROBE_FORMAT} {PROBE_VERSION}",
+                    "format {} version {} is not {FORMAT} {VERSION}",
                     file.format, file.version
                 )));
             }
@@ -355,20 +124,20 @@ pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
 /// that ran tests (workers, or the single process).
 fn merge(files: Vec<ProbeFile>) -> Observation {
     let mut observation = Observation::default();
-    let has_workers = files.iter().any(|file| file.role == "worker");
+    let has_workers = files.iter().any(|file| file.role == Role::Worker);
     for file in files {
         observation.probe_errors.extend(file.error);
         add_calls(&mut observation.test_calls, file.test_calls);
-        if file.role != "controller" {
+        if file.role != Role::Controller {
             observation.deselected =
                 observation.deselected.max(file.deselected.unwrap_or_default());
             observation.parted_out =
                 observation.parted_out.max(file.parted_out.unwrap_or_default());
         }
         observation.python = observation.python.or(file.python);
-        let reports_outcomes = file.role != "worker";
+        let reports_outcomes = file.role != Role::Worker;
         let reports_stats =
-            if has_workers { file.role == "worker" } else { file.role != "controller" };
+            if has_workers { file.role == Role::Worker } else { file.role != Role::Controller };
         if reports_outcomes {
             observation.exitstatus = file.exitstatus.or(observation.exitstatus);
             observation.collected = observation.collected.max(file.collected.unwrap_or_default());
@@ -388,10 +157,8 @@ fn merge(files: Vec<ProbeFile>) -> Observation {
         }
         if reports_stats {
             for target in file.targets {
-                merge_target(
-                    observation.targets.entry(target.id.clone()).or_default(),
-                    TargetStats::from(target),
-                );
+                let id = target.id.clone();
+                add_target(&mut observation.targets, id, TargetStats::from(target));
             }
         }
     }
@@ -433,7 +200,7 @@ pub(crate) fn merge_parts(parts: Vec<Observation>) -> Result<Observation, String
             }
         }
         for (id, stats) in part.targets {
-            merge_target(merged.targets.entry(id).or_default(), stats);
+            add_target(&mut merged.targets, id, stats);
         }
         // Every part runs its own session: the worst status that is not "no tests" (5),
         // which a part without test files of its own ends with.
@@ -458,36 +225,35 @@ impl From<ProbeTargetReport> for TargetStats {
             hits: report.hits.unwrap_or_default(),
             misses: report.misses.unwrap_or_default(),
             currsize: report.currsize.unwrap_or_default(),
-            observer: report.observer.unwrap_or_default(),
+            observer: report.observer,
         }
     }
 }
 
-/// How much a state tells: a worker that read the wrapper outranks one that never loaded it.
-fn state_rank(state: &str) -> u8 {
-    match state {
-        "stats" => 5,
-        "not-wrapped" => 4,
-        "missing" => 3,
-        "other-file" => 2,
-        "not-loaded" => 1,
-        _ => 0,
+/// One process's (or part's) report on a target, added to what the others said.
+fn add_target(targets: &mut BTreeMap<String, TargetStats>, id: String, report: TargetStats) {
+    match targets.entry(id) {
+        btree_map::Entry::Vacant(entry) => {
+            entry.insert(report);
+        }
+        btree_map::Entry::Occupied(mut entry) => merge_target(entry.get_mut(), report),
     }
 }
 
 fn merge_target(merged: &mut TargetStats, report: TargetStats) {
-    if state_rank(&report.state) > state_rank(&merged.state) {
-        merged.state = report.state.clone();
+    if report.state.rank() > merged.state.rank() {
+        merged.state = report.state;
         merged.loaded_files.clear();
     }
     if report.state == merged.state {
         merged.loaded_files.extend(report.loaded_files);
     }
-    if !report.observer.is_empty() && (merged.observer.is_empty() || report.observer == "code-swap")
+    if report.observer.is_some()
+        && (merged.observer.is_none() || report.observer == Some(Observer::CodeSwap))
     {
         merged.observer = report.observer;
     }
-    if report.state == "stats" {
+    if report.state == TargetState::Stats {
         merged.hits += report.hits;
         merged.misses += report.misses;
         merged.currsize += report.currsize;
@@ -497,6 +263,7 @@ fn merge_target(merged: &mut TargetStats, report: TargetStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::protocol::{CallStats, SESSION_KEY};
 
     fn file(role: &str, tests: &[(&str, &str)], hits: u64, state: &str) -> ProbeFile {
         serde_json::from_value(serde_json::json!({
@@ -517,7 +284,7 @@ mod tests {
         ]);
         assert_eq!(merged.tests.len(), 2);
         let stats = &merged.targets["m:f"];
-        assert_eq!((stats.state.as_str(), stats.hits, stats.misses), ("stats", 15, 2));
+        assert_eq!((stats.state, stats.hits, stats.misses), (TargetState::Stats, 15, 2));
     }
 
     fn part(tests: &[&str], parted_out: u64, exitstatus: i64) -> Observation {
@@ -530,7 +297,7 @@ mod tests {
             tests: tests
                 .iter()
                 .map(|nodeid| {
-                    let result = TestResult { outcome: "passed".to_owned(), message: None };
+                    let result = TestResult { outcome: Outcome::Passed, message: None };
                     ((*nodeid).to_owned(), result)
                 })
                 .collect(),
@@ -541,9 +308,12 @@ mod tests {
             targets: BTreeMap::from([(
                 "m:f".to_owned(),
                 TargetStats {
-                    state: "not-wrapped".to_owned(),
-                    observer: "code-swap".to_owned(),
-                    ..TargetStats::default()
+                    state: TargetState::NotWrapped,
+                    loaded_files: BTreeSet::new(),
+                    hits: 0,
+                    misses: 0,
+                    currsize: 0,
+                    observer: Some(Observer::CodeSwap),
                 },
             )]),
             ..Observation::default()
@@ -564,7 +334,7 @@ mod tests {
         assert_eq!(merged.exitstatus, Some(0));
         assert_eq!(merged.test_calls[SESSION_KEY]["m:f"].calls, 6);
         assert_eq!(merged.test_calls["b.py::t3"]["m:f"].calls, 1);
-        assert_eq!(merged.targets["m:f"].observer, "code-swap");
+        assert_eq!(merged.targets["m:f"].observer, Some(Observer::CodeSwap));
     }
 
     #[test]

@@ -10,11 +10,11 @@
 use std::collections::BTreeSet;
 
 use crate::config::options::Shard;
-use crate::plan::{Action, Plan};
-use crate::trial::Baseline;
+use crate::outcome::baseline::Baseline;
+use crate::plan::{Action, FunctionIndex, Plan};
 
-/// The planned functions (indices) that belong to `shard`.
-pub(crate) fn assign(plan: &Plan, baseline: &Baseline, shard: Shard) -> BTreeSet<usize> {
+/// The planned functions that belong to `shard`.
+pub(crate) fn assign(plan: &Plan, baseline: &Baseline, shard: Shard) -> BTreeSet<FunctionIndex> {
     let all_tests = baseline.observation.tests.len();
     let mut weighted: Vec<(usize, &str, usize)> = plan
         .functions
@@ -40,7 +40,7 @@ pub(crate) fn assign(plan: &Plan, baseline: &Baseline, shard: Shard) -> BTreeSet
             (0..shard.count).min_by_key(|&candidate| (loads[candidate], candidate)).unwrap_or(0);
         loads[lightest] += weight;
         if lightest + 1 == shard.index {
-            mine.insert(index);
+            mine.insert(FunctionIndex(index));
         }
     }
     mine

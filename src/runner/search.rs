@@ -12,7 +12,8 @@
 //!    tests uncached (a control): a test failing there too needs a test the selection left
 //!    out (order dependence), and is no evidence against the suspect.
 //! 5. Confirm the rest together, unless the screen's broken tests are all explained by the
-//!    confirmed culprits (then the screen itself showed the rest clean together).
+//!    confirmed culprits (then the screen itself showed the rest clean together). If the
+//!    rest breaks tests together (an interaction), try each alone.
 //!
 //! Every run after the screen runs only the tests that call a function of its group (by
 //! the call map), plus the screen's broken tests that the map does not attribute to any
@@ -22,146 +23,145 @@
 //! import time are covered by the screen; a test broken through shared state without a
 //! call is in the screen's broken set, which every later run includes.
 //!
-//! With `--jobs N`, the work runs in N scratch copies at once ([`crate::scratch`]): every
+//! With `--jobs N`, the work runs in N executors at once ([`Lab::in_parallel`]): every
 //! component is halved at the same time, both halves of a group side by side (a clean left
 //! half then tells nothing the right half's own run does not, so this costs more runs, but
 //! the halvings of one component stop waiting for each other); confirmations and individual
-//! runs go N at a time. When copies turn out not to be what the tests import, everything
-//! falls back to serial runs in place.
+//! runs go N at a time. When that cannot be done, everything runs here, one at a time.
+//!
+//! The search runs against the [`Lab`] and [`Executor`] traits only, so the unit tests below
+//! drive every branch with a fake in milliseconds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use crate::plan::Plan;
-use crate::scratch::{CopyRunner, in_copies};
-use crate::trial::{Baseline, Executor, JobsInfo, RunJudgement, RunRecord, Runner, TrialError};
+use super::error::RunnerError;
+use super::events::Step;
+use super::executor::{Executor, Lab};
+use crate::outcome::baseline::Baseline;
+use crate::outcome::judgement::{Judged, RunJudgement};
+use crate::outcome::record::RunRecord;
+use crate::outcome::trial::Evidence;
+use crate::plan::FunctionIndex;
 use crate::ui::text::plural;
 
-type Evidence = BTreeMap<usize, (RunRecord, RunJudgement)>;
-
-/// A run and what it showed.
-type Judged = (RunRecord, RunJudgement);
-
 /// A suspect, with its solo run when a halving made one.
-type Suspect = (usize, Option<Judged>);
+type Suspect = (FunctionIndex, Option<Judged>);
 
-/// What one step of a halving in copies found: a confirmed function, or groups to run next.
-type Halving = (Option<(usize, Judged)>, Vec<Vec<usize>>);
+/// What one step of a halving in parallel found: a confirmed function, or groups to run next.
+type Halving = (Option<(FunctionIndex, Judged)>, Vec<Vec<FunctionIndex>>);
 
-/// Screen, isolate, confirm; fills `evidence` for every function.
-pub(crate) fn bisect(
-    runner: &mut Runner<'_>,
-    functions: Vec<usize>,
+/// One run per function, the whole suite each (`--strategy individual`). `ids` names the
+/// planned functions by [`FunctionIndex`].
+pub(crate) fn individually<L: Lab>(
+    lab: &mut L,
+    ids: &[String],
+    functions: Vec<FunctionIndex>,
+) -> Result<Evidence, RunnerError> {
+    let singles = functions.into_iter().map(|function| vec![function]).collect();
+    let tried = each(lab, singles, |executor, group| {
+        let function = group[0];
+        let id = &ids[function.0];
+        executor.announce(Step::Trying { id });
+        let found = executor.try_group(&[function], None, &format!("individual-{id}"))?;
+        Ok(found.map(|found| (function, found)))
+    })?;
+    Ok(tried.into_iter().flatten().collect())
+}
+
+/// Screen, isolate, confirm: evidence for every function. `screen` is the screen when it
+/// already ran (beside the baseline's parts).
+pub(crate) fn bisect<L: Lab>(
+    lab: &mut L,
+    ids: &[String],
+    baseline: &Baseline,
+    functions: Vec<FunctionIndex>,
     screen: Option<RunRecord>,
-    evidence: &mut Evidence,
-    jobs: &mut JobsInfo,
-) -> Result<(), TrialError> {
+) -> Result<Evidence, RunnerError> {
+    let mut evidence = Evidence::new();
     if functions.is_empty() {
-        return Ok(());
+        return Ok(evidence);
     }
     let screen = match screen {
-        // Already run in a scratch copy, beside the baseline.
         Some(screen) => screen,
         None => {
-            runner.announce("Screening", plural(functions.len(), "target"));
-            runner.run_group(&functions, None, "screen")?
+            lab.announce(Step::Screening { targets: functions.len() });
+            lab.run_patched(&functions, None, "screen")?
         }
     };
-    let screen_judgement = runner.judge(&screen);
+    let screen_judgement = lab.judge_run(&screen)?;
+    let screen = Arc::new(screen);
     if screen_judgement.is_clean() {
-        for function in functions {
-            evidence.insert(function, (screen.clone(), RunJudgement::Clean));
-        }
-        return Ok(());
+        evidence.extend(functions.into_iter().map(|function| (function, Judged::clean(&screen))));
+        return Ok(evidence);
     }
-    let Some(baseline) = runner.baseline_ref().cloned() else {
-        return Err(TrialError::Setup("no baseline".to_owned()));
-    };
-    let search = Search::new(runner.plan(), baseline, &functions, &screen, &screen_judgement);
+    let search = Search::new(ids, baseline, &functions, &screen, &screen_judgement);
     let components = search.components(&functions);
-    let confirmed = find_culprits(runner, &search, components, jobs)?;
     let mut culprits = BTreeSet::new();
     let mut explained = BTreeSet::new();
-    for (function, (record, judgement)) in confirmed {
-        if !judgement.is_clean() {
+    for (function, judged) in find_culprits(lab, &search, components)? {
+        if !judged.is_clean() {
             culprits.insert(function);
-            explained.extend(judgement.broken_nodeids());
-            evidence.insert(function, (record, judgement));
+            explained.extend(judged.judgement.broken_nodeids());
+            evidence.insert(function, judged);
         }
     }
-    let rest: Vec<usize> =
+    let rest: Vec<FunctionIndex> =
         functions.into_iter().filter(|function| !culprits.contains(function)).collect();
     if rest.is_empty() {
-        return Ok(());
+        return Ok(evidence);
     }
     let screen_explained = !search.whole_suite
         && search.screen_has_tests
         && !culprits.is_empty()
         && search.broken.is_subset(&explained);
     if screen_explained {
-        for function in rest {
-            evidence.insert(function, (screen.clone(), RunJudgement::Clean));
-        }
-        return Ok(());
+        evidence.extend(rest.into_iter().map(|function| (function, Judged::clean(&screen))));
+        return Ok(evidence);
     }
-    runner.announce("Confirming", format!("{} together", plural(rest.len(), "remaining target")));
-    let selection = search.selection(&rest);
-    match runner.try_group(&rest, selection.as_ref(), "confirm-rest")? {
+    lab.announce(Step::ConfirmingRest { targets: rest.len() });
+    match lab.try_group(&rest, search.selection(&rest).as_ref(), "confirm-rest")? {
         None => {
-            for function in rest {
-                evidence.insert(function, (screen.clone(), RunJudgement::Clean));
-            }
+            evidence.extend(rest.into_iter().map(|function| (function, Judged::clean(&screen))));
         }
-        Some((record, judgement)) if judgement.is_clean() => {
-            for function in rest {
-                evidence.insert(function, (record.clone(), RunJudgement::Clean));
-            }
+        Some(together) if together.is_clean() => {
+            let record = together.record;
+            evidence.extend(rest.into_iter().map(|function| (function, Judged::clean(&record))));
         }
         Some(_) => {
             // They break tests only together: judge each alone, the slow and certain way.
             let singles = rest.iter().map(|&function| vec![function]).collect();
-            let tried = in_parallel(runner, singles, jobs, |executor, group| {
+            let tried = each(lab, singles, |executor, group| {
                 let function = group[0];
-                let id = search.id(function).to_owned();
-                executor.announce("Trying", id.clone());
-                let found = executor.try_group(
-                    &[function],
-                    search.selection(&[function]).as_ref(),
-                    &format!("individual-{id}"),
-                )?;
-                match found {
+                let id = search.id(function);
+                executor.announce(Step::Trying { id });
+                let selection = search.selection(&[function]);
+                let label = format!("individual-{id}");
+                match executor.try_group(&[function], selection.as_ref(), &label)? {
                     Some(found) => {
                         Ok(Some((function, search.controlled(executor, function, found)?)))
                     }
                     None => Ok(None),
                 }
             })?;
+            let mut tried: Evidence = tried.into_iter().flatten().collect();
             for function in rest {
-                let found = tried
-                    .iter()
-                    .flatten()
-                    .find(|(tried, _)| *tried == function)
-                    .map(|(_, found)| found.clone());
-                evidence.insert(
-                    function,
-                    found.unwrap_or_else(|| (screen.clone(), RunJudgement::Clean)),
-                );
+                let judged = tried.remove(&function).unwrap_or_else(|| Judged::clean(&screen));
+                evidence.insert(function, judged);
             }
         }
     }
-    Ok(())
+    Ok(evidence)
 }
 
-/// Each component's culprits, confirmed alone. With copies, every component is halved at
-/// once and both halves of a group run side by side (more runs than one after the other,
-/// where a clean left half tells that the right one breaks, but the halvings of one
-/// component no longer wait for each other). In place, one component after the other.
-fn find_culprits(
-    runner: &mut Runner<'_>,
+/// Each component's culprits, confirmed alone. In parallel, every component is halved at
+/// once and both halves of a group run side by side; here, one component after the other.
+fn find_culprits<L: Lab>(
+    lab: &mut L,
     search: &Search<'_>,
-    components: Vec<Vec<usize>>,
-    jobs: &mut JobsInfo,
-) -> Result<Vec<(usize, Judged)>, TrialError> {
-    let halves: Vec<Vec<usize>> = components
+    components: Vec<Vec<FunctionIndex>>,
+) -> Result<Vec<(FunctionIndex, Judged)>, RunnerError> {
+    let halves: Vec<Vec<FunctionIndex>> = components
         .iter()
         .flat_map(|component| match component.len() {
             1 => vec![component.clone()],
@@ -171,84 +171,49 @@ fn find_culprits(
             }
         })
         .collect();
-    let copies = runner.jobs();
-    let halve = |copy: &mut CopyRunner<'_>, group| search.halve(copy, group);
-    if let Some(found) = try_in_copies(runner, halves, copies, jobs, &halve)? {
-        return Ok(found.into_iter().flatten().collect());
+    let executors = lab.jobs();
+    if executors >= 2 && halves.len() >= 2 {
+        let halve = |executor: &mut dyn Executor, group| search.halve(executor, group);
+        if let Some(found) = lab.in_parallel(halves, executors, &halve)? {
+            return Ok(found.into_iter().flatten().collect());
+        }
     }
     let mut confirmed = Vec::new();
     for component in components {
-        confirmed.extend(search.component(runner, component)?);
+        confirmed.extend(search.component(lab, component)?);
     }
     Ok(confirmed)
 }
 
-/// Do `work` for every group: in `runner.jobs()` scratch copies at once when more than one
-/// job is asked for and there is more than one group; in place otherwise, and whenever the
-/// copies turn out invisible to the tests.
-pub(crate) fn in_parallel<R: Send>(
-    runner: &mut Runner<'_>,
-    groups: Vec<Vec<usize>>,
-    jobs: &mut JobsInfo,
-    work: impl Fn(&mut dyn Executor, Vec<usize>) -> Result<R, TrialError> + Sync,
-) -> Result<Vec<R>, TrialError> {
-    let copies = runner.jobs().min(groups.len());
-    let in_copy = |copy: &mut CopyRunner<'_>, group| Ok((work(copy, group)?, Vec::new()));
-    if let Some(results) = try_in_copies(runner, groups.clone(), copies, jobs, &in_copy)? {
-        return Ok(results);
-    }
-    groups.into_iter().map(|group| work(runner, group)).collect()
-}
-
-/// `work` over `items` in `copies` scratch copies ([`in_copies`]); `None` when copies are
-/// not for this (one copy, fewer than two items, or copies already found invisible to the
-/// tests), and when they turn out invisible now, which is remembered in `jobs`.
-fn try_in_copies<T: Clone + Send, R: Send>(
-    runner: &mut Runner<'_>,
-    items: Vec<T>,
-    copies: usize,
-    jobs: &mut JobsInfo,
-    work: &(impl Fn(&mut CopyRunner<'_>, T) -> Result<(R, Vec<T>), TrialError> + Sync),
-) -> Result<Option<Vec<R>>, TrialError> {
-    if copies < 2 || items.len() < 2 || jobs.fallback.is_some() {
-        return Ok(None);
-    }
-    let (outcome, runs, tests_executed) = match runner.copy_context() {
-        Some((context, progress)) => in_copies(context, &progress, items, copies, work),
-        None => (Err(TrialError::Setup("no baseline".to_owned())), 0, 0),
-    };
-    runner.add_runs(runs, tests_executed);
-    match outcome {
-        Ok(results) => {
-            jobs.used = jobs.used.max(copies);
-            Ok(Some(results))
+/// Do `work` for every group: in parallel when the lab runs more than one job and there is
+/// more than one group, here otherwise (and whenever parallel runs cannot be had).
+fn each<L: Lab, R: Send>(
+    lab: &mut L,
+    groups: Vec<Vec<FunctionIndex>>,
+    work: impl Fn(&mut dyn Executor, Vec<FunctionIndex>) -> Result<R, RunnerError> + Sync,
+) -> Result<Vec<R>, RunnerError> {
+    let executors = lab.jobs().min(groups.len());
+    if executors >= 2 {
+        let in_parallel =
+            |executor: &mut dyn Executor, group| Ok((work(executor, group)?, Vec::new()));
+        if let Some(results) = lab.in_parallel(groups.clone(), executors, &in_parallel)? {
+            return Ok(results);
         }
-        Err(TrialError::CopyInvisible(reason)) => {
-            runner.shell.warn(format!(
-                "{reason}; scratch copies are not used, runs continue in place, one at a time"
-            ));
-            jobs.fallback = Some(reason);
-            Ok(None)
-        }
-        Err(other) => Err(other),
     }
+    groups.into_iter().map(|group| work(lab, group)).collect()
 }
 
 /// The two halves of a group of two or more functions (the left one the smaller).
-fn halves(group: &[usize]) -> (Vec<usize>, Vec<usize>) {
+fn halves(group: &[FunctionIndex]) -> (Vec<FunctionIndex>, Vec<FunctionIndex>) {
     let (left, right) = group.split_at(group.len() / 2);
     (left.to_vec(), right.to_vec())
 }
 
-/// Whether collection broke in a run (then its outcomes say little about single tests).
-fn record_has_collect_errors(record: &RunRecord) -> bool {
-    record.observation.as_ref().is_some_and(|observation| !observation.collect_errors.is_empty())
-}
-
 /// What the screen told us, for choosing later runs.
-struct Search<'p> {
-    plan: &'p Plan,
-    baseline: Baseline,
+struct Search<'s> {
+    /// The planned functions' ids, by [`FunctionIndex`].
+    ids: &'s [String],
+    baseline: &'s Baseline,
     /// Tests the screen broke.
     broken: BTreeSet<String>,
     /// Broken tests that no function is known to call: included in every later run.
@@ -261,39 +226,35 @@ struct Search<'p> {
     whole_suite: bool,
 }
 
-impl<'p> Search<'p> {
+impl<'s> Search<'s> {
     fn new(
-        plan: &'p Plan,
-        baseline: Baseline,
-        functions: &[usize],
+        ids: &'s [String],
+        baseline: &'s Baseline,
+        functions: &[FunctionIndex],
         screen: &RunRecord,
         judgement: &RunJudgement,
     ) -> Self {
         let broken = judgement.broken_nodeids();
         let screen_has_tests = screen.observation.is_some() && !broken.is_empty();
-        let collection_broke = screen
-            .observation
-            .as_ref()
-            .is_some_and(|observation| !observation.collect_errors.is_empty());
-        let lost_tests = matches!(judgement, RunJudgement::Broken { tests, .. } if tests.iter().any(|test| test.outcome.is_none()));
-        let whole_suite = !screen_has_tests || collection_broke || lost_tests;
+        let whole_suite =
+            !screen_has_tests || screen.has_collect_errors() || judgement.lost_tests();
         let mut attributed = BTreeSet::new();
         for &function in functions {
-            if let Some(callers) = baseline.callers([plan.functions[function].id.as_str()]) {
+            if let Some(callers) = baseline.callers([ids[function.0].as_str()]) {
                 attributed.extend(callers.intersection(&broken).cloned());
             }
         }
         let unattributed = broken.difference(&attributed).cloned().collect();
-        Self { plan, baseline, broken, unattributed, screen_has_tests, whole_suite }
+        Self { ids, baseline, broken, unattributed, screen_has_tests, whole_suite }
     }
 
-    fn id(&self, function: usize) -> &str {
-        &self.plan.functions[function].id
+    fn id(&self, function: FunctionIndex) -> &str {
+        &self.ids[function.0]
     }
 
     /// The tests a run of `group` needs: their callers plus the unattributed broken tests;
     /// `None` (the whole suite) when the call map cannot tell.
-    fn selection(&self, group: &[usize]) -> Option<BTreeSet<String>> {
+    fn selection(&self, group: &[FunctionIndex]) -> Option<BTreeSet<String>> {
         if self.whole_suite {
             return None;
         }
@@ -304,12 +265,12 @@ impl<'p> Search<'p> {
 
     /// Suspects grouped by the broken tests they share. Without usable test outcomes, or
     /// when some broken test is not explained by the map, every function is one group.
-    fn components(&self, functions: &[usize]) -> Vec<Vec<usize>> {
+    fn components(&self, functions: &[FunctionIndex]) -> Vec<Vec<FunctionIndex>> {
         if self.whole_suite || !self.unattributed.is_empty() {
             return vec![functions.to_vec()];
         }
         let mut unknown = Vec::new();
-        let mut components: Vec<(Vec<usize>, BTreeSet<String>)> = Vec::new();
+        let mut components: Vec<(Vec<FunctionIndex>, BTreeSet<String>)> = Vec::new();
         for &function in functions {
             let Some(callers) = self.baseline.callers([self.id(function)]) else {
                 unknown.push(function);
@@ -331,7 +292,7 @@ impl<'p> Search<'p> {
             components = separate;
             components.push((members, tests));
         }
-        let mut groups: Vec<Vec<usize>> =
+        let mut groups: Vec<Vec<FunctionIndex>> =
             components.into_iter().map(|(members, _)| members).collect();
         if !unknown.is_empty() {
             groups.push(unknown);
@@ -343,24 +304,29 @@ impl<'p> Search<'p> {
     }
 
     /// Say that `function` is confirmed alone; the label of that run.
-    fn confirming(&self, executor: &dyn Executor, function: usize) -> String {
-        executor.announce("Confirming", self.id(function).to_owned());
-        format!("confirm-{}", self.id(function))
+    fn confirming(&self, executor: &dyn Executor, function: FunctionIndex) -> String {
+        let id = self.id(function);
+        executor.announce(Step::Confirming { id });
+        format!("confirm-{id}")
     }
 
-    /// One step of the halving in copies: run `group`; when it breaks tests, a single
+    /// One step of the halving in parallel: run `group`; when it breaks tests, a single
     /// function is a suspect confirmed alone (with its control when needed), a larger group
     /// queues its two halves.
-    fn halve(&self, executor: &mut dyn Executor, group: Vec<usize>) -> Result<Halving, TrialError> {
+    fn halve(
+        &self,
+        executor: &mut dyn Executor,
+        group: Vec<FunctionIndex>,
+    ) -> Result<Halving, RunnerError> {
         let label = match group.as_slice() {
             [function] => self.confirming(executor, *function),
             _ => {
-                executor.announce("Bisecting", plural(group.len(), "target"));
+                executor.announce(Step::Bisecting { targets: group.len() });
                 format!("bisect-{}", group.len())
             }
         };
         let found = executor.try_group(&group, self.selection(&group).as_ref(), &label)?;
-        let Some(found) = found.filter(|(_, judgement)| !judgement.is_clean()) else {
+        let Some(found) = found.filter(|found| !found.is_clean()) else {
             return Ok((None, Vec::new()));
         };
         if let [function] = group.as_slice() {
@@ -377,8 +343,8 @@ impl<'p> Search<'p> {
     fn component(
         &self,
         executor: &mut dyn Executor,
-        component: Vec<usize>,
-    ) -> Result<Vec<(usize, Judged)>, TrialError> {
+        component: Vec<FunctionIndex>,
+    ) -> Result<Vec<(FunctionIndex, Judged)>, RunnerError> {
         let mut suspects = Vec::new();
         self.isolate(executor, component, &mut suspects)?;
         let mut confirmed = Vec::new();
@@ -405,17 +371,17 @@ impl<'p> Search<'p> {
     fn controlled(
         &self,
         executor: &mut dyn Executor,
-        function: usize,
-        (record, judgement): Judged,
-    ) -> Result<Judged, TrialError> {
-        let RunJudgement::Broken { tests, .. } = &judgement else { return Ok((record, judgement)) };
+        function: FunctionIndex,
+        found: Judged,
+    ) -> Result<Judged, RunnerError> {
+        let RunJudgement::Broken { tests, .. } = &found.judgement else { return Ok(found) };
         let unexplained = tests.iter().any(|test| !self.broken.contains(&test.nodeid));
-        let selection = match &record.selection {
-            Some(selection) if unexplained && !record_has_collect_errors(&record) => selection,
-            _ => return Ok((record, judgement)),
+        let selection = match &found.record.selection {
+            Some(selection) if unexplained && !found.record.has_collect_errors() => selection,
+            _ => return Ok(found),
         };
         let id = self.id(function);
-        executor.announce("Controlling", format!("{id}: its tests, uncached"));
+        executor.announce(Step::Controlling { id });
         let control = executor.run_patched(&[], Some(selection), &format!("control-{id}"))?;
         let failing_anyway = executor.judge_run(&control)?.broken_nodeids();
         let kept: Vec<_> =
@@ -423,32 +389,32 @@ impl<'p> Search<'p> {
         let judgement = if kept.is_empty() {
             RunJudgement::Clean
         } else if kept.len() == tests.len() {
-            judgement
+            return Ok(found);
         } else {
             let reason = format!("{} changed outcome", plural(kept.len(), "test"));
             RunJudgement::Broken { tests: kept, reason }
         };
-        Ok((record, judgement))
+        Ok(Judged { record: found.record, judgement })
     }
 
     /// `group` is known to break tests. Halve it until each failing part is one function.
     fn isolate(
         &self,
         executor: &mut dyn Executor,
-        group: Vec<usize>,
+        group: Vec<FunctionIndex>,
         suspects: &mut Vec<Suspect>,
-    ) -> Result<(), TrialError> {
+    ) -> Result<(), RunnerError> {
         if group.len() == 1 {
             suspects.push((group[0], None));
             return Ok(());
         }
         let (left, right) = halves(&group);
-        executor.announce("Bisecting", plural(group.len(), "target"));
+        executor.announce(Step::Bisecting { targets: group.len() });
         let label = format!("bisect-{}", left.len());
         let left_failed = match executor.try_group(&left, self.selection(&left).as_ref(), &label)? {
-            Some((record, judgement)) if !judgement.is_clean() => {
+            Some(found) if !found.is_clean() => {
                 if left.len() == 1 {
-                    suspects.push((left[0], Some((record, judgement))));
+                    suspects.push((left[0], Some(found)));
                 } else {
                     self.isolate(executor, left, suspects)?;
                 }
@@ -462,9 +428,9 @@ impl<'p> Search<'p> {
         }
         let label = format!("bisect-{}", right.len());
         match executor.try_group(&right, self.selection(&right).as_ref(), &label)? {
-            Some((record, judgement)) if !judgement.is_clean() => {
+            Some(found) if !found.is_clean() => {
                 if right.len() == 1 {
-                    suspects.push((right[0], Some((record, judgement))));
+                    suspects.push((right[0], Some(found)));
                     Ok(())
                 } else {
                     self.isolate(executor, right, suspects)
@@ -474,3 +440,6 @@ impl<'p> Search<'p> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

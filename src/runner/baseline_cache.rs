@@ -1,7 +1,7 @@
 //! The baseline cache, `.cachescan/baseline.json`: the unmodified suite's outcomes, call map
-//! and timings, reused while nothing they depend on changed. The key hashes every file under
-//! the project root (except version control, virtual environments, caches and
-//! `.cachescan`), the test command, the manifest's environment, the variables that decide
+//! and timings, reused while nothing they depend on changed. The key hashes every file of
+//! the project tree (as [`crate::safety::tree`] walks it, the same files a scratch copy
+//! holds), the test command, the manifest's environment, the variables that decide
 //! which Python runs (`PATH`, `PYTHONPATH`, `VIRTUAL_ENV`, `PYTHONHOME`, `PYTEST_ADDOPTS`),
 //! the resolved test program, the planned targets and this cachescan's version. A second
 //! `apply` on an unchanged project then skips the baseline run; `--fresh-baseline` forces it.
@@ -14,13 +14,12 @@ use sha2::{Digest, Sha256};
 use crate::config::manifest::Manifest;
 use crate::plan::Plan;
 use crate::probe::Observation;
+use crate::safety::state_dir::StateDir;
+use crate::safety::tree::{self, EntryKind};
 
-const FILE_NAME: &str = "baseline.json";
 /// Environment variables that decide which interpreter and plugins a test run gets.
 const RELEVANT_ENVIRONMENT: &[&str] =
     &["PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTEST_ADDOPTS"];
-/// Directories never part of the key: they hold no project source, or change by themselves.
-const SKIPPED_DIRECTORIES: &[&str] = &["__pycache__", "node_modules", "site-packages"];
 
 /// A cached baseline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,29 +28,20 @@ pub(crate) struct CachedBaseline {
     pub duration_s: f64,
     pub observation: Observation,
     /// Test processes that shared the run (`--jobs`), 1 for a run in one piece.
-    #[serde(default = "one_part")]
+    #[serde(default = "crate::outcome::baseline::one_part")]
     pub parts: usize,
 }
 
-/// `parts` of a baseline written before there were parts: one piece.
-pub(crate) fn one_part() -> usize {
-    1
-}
-
-pub(crate) fn path(state_dir: &Path) -> PathBuf {
-    state_dir.join(FILE_NAME)
-}
-
 /// The cached baseline, if its key matches.
-pub(crate) fn load(state_dir: &Path, key: &str) -> Option<CachedBaseline> {
-    let text = std::fs::read_to_string(path(state_dir)).ok()?;
+pub(crate) fn load(state: &StateDir, key: &str) -> Option<CachedBaseline> {
+    let text = std::fs::read_to_string(state.baseline_file()).ok()?;
     let cached: CachedBaseline = serde_json::from_str(&text).ok()?;
     (cached.key == key).then_some(cached)
 }
 
 /// Store a baseline; a failure to cache is not a failure of the run.
 pub(crate) fn store(
-    state_dir: &Path,
+    state: &StateDir,
     key: &str,
     observation: &Observation,
     duration_s: f64,
@@ -60,7 +50,7 @@ pub(crate) fn store(
     let cached =
         CachedBaseline { key: key.to_owned(), duration_s, observation: observation.clone(), parts };
     if let Ok(text) = serde_json::to_string(&cached) {
-        let _ = crate::safety::fsio::write_atomic(&path(state_dir), text.as_bytes());
+        let _ = crate::safety::fsio::write_atomic(&state.baseline_file(), text.as_bytes());
     }
 }
 
@@ -121,32 +111,25 @@ fn resolve_program(program: &str, root: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Every file under `root` with the hash of its bytes, in a stable order.
+/// Every file and symbolic link of the project tree under `root` with the hash of its bytes
+/// (of its target, for a link), in a stable order. Unreadable entries are left out.
 fn tree_digests(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut digests = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(kind) = entry.file_type() else { continue };
-            if kind.is_dir() {
-                let is_environment = path.join("pyvenv.cfg").exists();
-                if !name.starts_with('.')
-                    && !SKIPPED_DIRECTORIES.contains(&name.as_str())
-                    && !is_environment
-                {
-                    pending.push(path);
+    let mut digests: Vec<(String, Vec<u8>)> = tree::walk(root)
+        .entries
+        .into_iter()
+        .filter_map(|entry| {
+            let path = root.join(&entry.relative);
+            let bytes = match entry.kind {
+                EntryKind::Directory => return None,
+                EntryKind::File => std::fs::read(&path).ok()?,
+                EntryKind::Symlink => {
+                    std::fs::read_link(&path).ok()?.as_os_str().as_encoded_bytes().to_vec()
                 }
-            } else if kind.is_file()
-                && let Ok(bytes) = std::fs::read(&path)
-            {
-                let relative = crate::ui::text::relative_display(&path, root);
-                digests.push((relative, Sha256::digest(&bytes).to_vec()));
-            }
-        }
-    }
+            };
+            let relative = crate::ui::text::relative_display(&path, root);
+            Some((relative, Sha256::digest(&bytes).to_vec()))
+        })
+        .collect();
     digests.sort();
     digests
 }
@@ -169,5 +152,20 @@ mod tests {
         assert_eq!(tree_digests(dir.path()), before, "state and caches are not part of the key");
         std::fs::write(dir.path().join("a.py"), "x = 2\n").expect("write");
         assert_ne!(tree_digests(dir.path()), before, "a source change is");
+    }
+
+    #[test]
+    fn a_data_file_under_a_dot_directory_is_in_the_key_as_it_is_in_a_scratch_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.py"), "x = 1\n").expect("write");
+        std::fs::create_dir_all(dir.path().join(".data")).expect("mkdir");
+        std::fs::write(dir.path().join(".data/prices.json"), "[1]").expect("write");
+        let copy = tempfile::tempdir().expect("tempdir");
+        crate::runner::scratch::copy_tree(dir.path(), copy.path()).expect("copy");
+        assert!(copy.path().join(".data/prices.json").exists(), "the copy has the data file");
+        let before = tree_hash(dir.path());
+        assert_eq!(tree_hash(copy.path()), before, "the copy hashes as the tree");
+        std::fs::write(dir.path().join(".data/prices.json"), "[2]").expect("write");
+        assert_ne!(tree_hash(dir.path()), before, "so a change of it invalidates the baseline");
     }
 }

@@ -1,0 +1,200 @@
+//! The probe protocol: every name and value the plugin (`cachescan_probe`) and this side
+//! agree on. Environment variables that configure a run, the output file's format and
+//! version, and the enumerations a probe file uses (roles, test outcomes, target states,
+//! observers) as typed enums. `tests/probe_protocol/protocol.json` lists the same names;
+//! a test here and one in the plugin's own suite both check against it, so the two sides
+//! cannot drift.
+//!
+//! [`ProbeFile`] mirrors one file as the plugin writes it; [`super::observation`] turns
+//! the files of one run into an [`super::Observation`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The directory each pytest process writes its `probe-<pid>.json` into.
+pub(crate) const ENV_OUT: &str = "CACHESCAN_PROBE_OUT";
+/// The target list (`{"version": 1, "targets": [...]}`).
+pub(crate) const ENV_TARGETS: &str = "CACHESCAN_PROBE_TARGETS";
+/// Set by the first probing process, so pytest runs started by the tests do not pose as the
+/// project's run; never inherited from our own environment.
+pub(crate) const ENV_OWNER: &str = "CACHESCAN_PROBE_OWNER";
+/// `1`: observe the targets' calls per test (the call map).
+pub(crate) const ENV_OBSERVE: &str = "CACHESCAN_PROBE_OBSERVE";
+/// The node ids a run is limited to (`{"version": 1, "nodeids": [...]}`).
+pub(crate) const ENV_SELECT: &str = "CACHESCAN_PROBE_SELECT";
+/// `K/N`: run part K of N of the suite, split by test file.
+pub(crate) const ENV_PART: &str = "CACHESCAN_PROBE_PART";
+
+/// `format` of a probe file.
+pub(crate) const FORMAT: &str = "cachescan-probe";
+/// `version` of a probe file.
+pub(crate) const VERSION: u32 = 2;
+/// Version of the target list and of the selection file we write.
+pub(crate) const INPUT_VERSION: u32 = 1;
+/// The pseudo test that collects calls outside any test (wider-scoped fixtures).
+pub(crate) const SESSION_KEY: &str = "<session>";
+
+/// Which pytest process wrote a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Role {
+    /// A run without xdist: outcomes and statistics.
+    Single,
+    /// The xdist controller: outcomes only.
+    Controller,
+    /// An xdist worker: statistics only.
+    Worker,
+}
+
+/// One test's combined outcome (setup, call and teardown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Outcome {
+    Passed,
+    Failed,
+    /// Setup or teardown failed.
+    Error,
+    Skipped,
+    Xfailed,
+    Xpassed,
+}
+
+impl Outcome {
+    /// The name the protocol (and the JSON report) gives it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::Xfailed => "xfailed",
+            Outcome::Xpassed => "xpassed",
+        }
+    }
+
+    /// Failed or errored: a baseline test that does this is ignored in comparisons.
+    pub(crate) fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error)
+    }
+}
+
+/// What the probe found of one target in one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum TargetState {
+    /// Loaded from our file and wrapped by a cache: hits and misses are real.
+    Stats,
+    /// No module loaded from our file.
+    NotLoaded,
+    /// The module was loaded from another file (`loaded_files` says which).
+    OtherFile,
+    /// Loaded from our file, but the function found there has no cache.
+    NotWrapped,
+    /// Loaded from our file, and the function is not there.
+    Missing,
+}
+
+impl TargetState {
+    /// How much a state tells: a process that read the cache outranks one that never
+    /// loaded the module.
+    pub(crate) fn rank(self) -> u8 {
+        match self {
+            TargetState::Stats => 5,
+            TargetState::NotWrapped => 4,
+            TargetState::Missing => 3,
+            TargetState::OtherFile => 2,
+            TargetState::NotLoaded => 1,
+        }
+    }
+
+    /// The test process never ran our file's code: patching it cannot change a test.
+    pub(crate) fn never_loaded(self) -> bool {
+        matches!(self, TargetState::NotLoaded | TargetState::OtherFile)
+    }
+}
+
+/// How a target's calls were observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Observer {
+    /// Its code was swapped for a trampoline that counts and times calls per test.
+    CodeSwap,
+    /// Reserved for `sys.monitoring`; the plugin does not use it.
+    Monitoring,
+    /// It could not be observed (`observer_note` says why).
+    Unavailable,
+    /// Observation was not asked for.
+    Off,
+}
+
+/// Calls of one target during one test, and the time spent inside it. The plugin writes a
+/// cell as `[calls, time_ns]`; serde reads a struct from a sequence in field order, and from
+/// an object too (as the baseline cache stores it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub(crate) struct CallStats {
+    pub calls: u64,
+    pub time_ns: u64,
+}
+
+/// Per test node id, per target id: the call map.
+pub(crate) type CallMap = BTreeMap<String, BTreeMap<String, CallStats>>;
+
+/// One probe file, as one pytest process wrote it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProbeFile {
+    pub format: String,
+    pub version: u32,
+    pub role: Role,
+    #[serde(default)]
+    pub python: Option<String>,
+    #[serde(default)]
+    pub exitstatus: Option<i64>,
+    #[serde(default)]
+    pub collected: Option<u64>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub collect_errors: Vec<CollectError>,
+    #[serde(default)]
+    pub tests: Vec<ProbeTest>,
+    #[serde(default)]
+    pub targets: Vec<ProbeTargetReport>,
+    #[serde(default)]
+    pub test_calls: CallMap,
+    #[serde(default)]
+    pub deselected: Option<u64>,
+    #[serde(default)]
+    pub parted_out: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CollectError {
+    pub nodeid: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProbeTest {
+    pub nodeid: String,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProbeTargetReport {
+    pub id: String,
+    pub state: TargetState,
+    #[serde(default)]
+    pub loaded_files: Vec<String>,
+    #[serde(default)]
+    pub hits: Option<u64>,
+    #[serde(default)]
+    pub misses: Option<u64>,
+    #[serde(default)]
+    pub currsize: Option<u64>,
+    #[serde(default)]
+    pub observer: Option<Observer>,
+}

@@ -1,0 +1,124 @@
+//! One verdict per planned function: skipped ones from the plan, the others from the run
+//! that judged them (its outcome against the baseline, then the probe's statistics) and the
+//! baseline's call map. Pure.
+
+use super::thresholds::judge_statistics;
+use super::{FunctionVerdict, Timing, Verdict};
+use crate::config::manifest::Thresholds;
+use crate::outcome::baseline::Baseline;
+use crate::outcome::judgement::RunJudgement;
+use crate::outcome::record::RunRecord;
+use crate::outcome::trial::TrialResult;
+use crate::plan::{Action, FunctionIndex, Plan, PlannedFunction};
+use crate::probe::protocol::TargetState;
+use crate::probe::{Observation, SESSION_KEY};
+use crate::python::hazard::HazardSeverity;
+
+/// Verdicts for every planned function this trial judges (its shard's, or all).
+pub(crate) fn decide(
+    plan: &Plan,
+    trial: &TrialResult,
+    thresholds: &Thresholds,
+) -> Vec<FunctionVerdict> {
+    plan.functions
+        .iter()
+        .enumerate()
+        .map(|(index, function)| (FunctionIndex(index), function))
+        .filter(|(index, _)| {
+            trial.assigned.as_ref().is_none_or(|assigned| assigned.contains(index))
+        })
+        .map(|(index, function)| verdict(index, function, trial, thresholds))
+        .collect()
+}
+
+fn verdict(
+    index: FunctionIndex,
+    function: &PlannedFunction,
+    trial: &TrialResult,
+    thresholds: &Thresholds,
+) -> FunctionVerdict {
+    let skipped = |detail: String| FunctionVerdict {
+        function: index,
+        verdict: Verdict::Skipped,
+        detail,
+        stats: None,
+        broken: Vec::new(),
+        timing: None,
+    };
+    if function.action == Action::Skip {
+        let codes: Vec<&str> = function
+            .hazards
+            .iter()
+            .filter(|hazard| {
+                hazard.code.severity() == HazardSeverity::Error
+                    && !function.allowed.contains(&hazard.code)
+            })
+            .map(|hazard| hazard.code.as_str())
+            .collect();
+        return skipped(format!("not patched: {}", codes.join(", ")));
+    }
+    let Some(judged) = trial.evidence.get(&index) else {
+        return skipped("not tried".to_owned());
+    };
+    let record = &judged.record;
+    let stats = record
+        .observation
+        .as_ref()
+        .and_then(|observation| observation.targets.get(&function.id))
+        .cloned();
+    let timing = timing(&trial.baseline.observation, record, &function.id);
+    let (verdict, detail, broken) = match &judged.judgement {
+        RunJudgement::Broken { tests, reason } => {
+            (Verdict::Unsafe, format!("caching it breaks the suite: {reason}"), tests.clone())
+        }
+        RunJudgement::Clean
+            if record.selection.is_some()
+                && stats.as_ref().is_none_or(|stats| stats.state != TargetState::Stats)
+                && never_called_by_a_test(&trial.baseline, &function.id) =>
+        {
+            // The judging run left out the tests that do not call it, so it may not have
+            // loaded the module at all: the baseline knows better.
+            let detail = "loaded by the tests; the baseline's call map shows no test calls it";
+            (Verdict::NotCalled, detail.to_owned(), Vec::new())
+        }
+        RunJudgement::Clean => {
+            let (verdict, detail) = judge_statistics(stats.as_ref(), thresholds);
+            (verdict, detail, Vec::new())
+        }
+    };
+    FunctionVerdict { function: index, verdict, detail, stats, broken, timing }
+}
+
+/// The baseline loaded the function's module and no test (nor anything outside tests that
+/// the observer saw) called it.
+fn never_called_by_a_test(baseline: &Baseline, id: &str) -> bool {
+    let loaded =
+        baseline.observation.targets.get(id).is_some_and(|stats| {
+            matches!(stats.state, TargetState::NotWrapped | TargetState::Stats)
+        });
+    loaded && baseline.callers([id]).is_some_and(|callers| callers.is_empty())
+}
+
+/// Time inside `id` during the tests of `record`, in the baseline and in `record`.
+fn timing(baseline: &Observation, record: &RunRecord, id: &str) -> Option<Timing> {
+    let observation = record.observation.as_ref()?;
+    let observed = |observation: &Observation| {
+        observation.targets.get(id).is_some_and(|stats| stats.is_observed())
+    };
+    if !observed(baseline) || !observed(observation) {
+        return None;
+    }
+    let mut tests: Vec<&str> = observation.tests.keys().map(String::as_str).collect();
+    if record.selection.is_none() {
+        tests.push(SESSION_KEY);
+    }
+    let total = |observation: &Observation| -> f64 {
+        let nanoseconds: u64 = tests
+            .iter()
+            .filter_map(|test| observation.test_calls.get(*test)?.get(id))
+            .map(|stats| stats.time_ns)
+            .sum();
+        nanoseconds as f64 / 1e9
+    };
+    Some(Timing { before_s: total(baseline), after_s: total(observation) })
+}
