@@ -1,3 +1,6 @@
+//! Longer than 500 lines: one fake lab and one test per branch of the search; split, the fake
+//! would have to be shared across files for no gain in reading.
+//!
 //! The culprit search, driven by a fake lab: a suite described by which test calls which
 //! function, which functions break which tests when cached (alone or only together), and
 //! which tests need another test to run first. Every branch of the search, and the number

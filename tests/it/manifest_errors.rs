@@ -4,9 +4,8 @@
 //! the case needs one, a small valid Python module `m.py`) into a scratch directory, runs
 //! `cachescan plan` there as a user would, and snapshots stderr.
 
-mod common;
-
-use common::Scratch;
+use crate::common::Scratch;
+use crate::common::exit::UNUSABLE;
 
 /// A valid Python module for manifests that name `m`.
 const MODULE: &str = "def double(x):\n    return x * 2\n";
@@ -25,8 +24,8 @@ fn project(manifest: &str) -> Scratch {
 /// Run `cachescan plan` in the project, which must refuse: exit code 2 and an empty stdout.
 /// Returns stderr.
 fn refused(project: &Scratch) -> String {
-    let run = common::run(project.root(), &["plan"]);
-    run.assert_code(2);
+    let run = crate::common::run(project.root(), &["plan"]);
+    run.assert_code(UNUSABLE);
     assert!(
         run.stdout.is_empty(),
         "nothing on stdout for unusable input, got:\n{}",
@@ -399,8 +398,8 @@ fn no_manifest_in_an_empty_directory() {
 #[test]
 fn manifest_option_naming_a_missing_file() {
     let project = Scratch::empty();
-    let run = common::run(project.root(), &["plan", "--manifest", "elsewhere.yaml"]);
-    run.assert_code(2);
+    let run = crate::common::run(project.root(), &["plan", "--manifest", "elsewhere.yaml"]);
+    run.assert_code(UNUSABLE);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("elsewhere.yaml"), "{}", run.stderr);
     snapshot_stderr!(project, run.stderr);

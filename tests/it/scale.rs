@@ -15,21 +15,15 @@
 //! No assertion is about speed: test counts and run counts are exact, measured times inside a
 //! function are only compared with each other and with the sleeps the fixture makes.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::LazyLock;
 
-use common::project::{Project, target, targets, verdicts};
-use common::{Run, repository_path};
+use crate::common::exit::{FINDINGS, SUCCESS, UNUSABLE};
+use crate::common::project::{Project, target, targets, verdicts};
+use crate::common::{Run, repository_path};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// Exit codes (see `src/exit_code.rs`).
-const SUCCESS: i32 = 0;
-const FINDINGS: i32 = 1;
-const UNUSABLE: i32 = 2;
 
 /// The one culprit of the `selection` fixture.
 const SELECTION_CULPRIT: &str = "catalog.lookup:default_tags";
@@ -169,7 +163,7 @@ fn leftovers(directory: &Path) -> Vec<String> {
 
 /// `cachescan <args>` outside any project (for `merge`).
 fn cachescan_in(directory: &Path, args: &[&str]) -> Run {
-    common::run(directory, args)
+    crate::common::run(directory, args)
 }
 
 /// Write a report where `merge` can read it; its path as text.

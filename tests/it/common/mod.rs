@@ -7,9 +7,19 @@
 //! cachescan that wrongly writes can only damage a temporary directory, and the test can
 //! compare that copy with the original byte for byte.
 
-#![allow(dead_code, reason = "each test crate uses its own subset of these helpers")]
-
 pub mod project;
+
+/// The exit codes, as the crate defines them (`cachescan::ExitCode`): a test that expects
+/// one never repeats its number.
+pub mod exit {
+    use cachescan::ExitCode;
+
+    pub const SUCCESS: i32 = ExitCode::Success as i32;
+    pub const FINDINGS: i32 = ExitCode::Findings as i32;
+    pub const UNUSABLE: i32 = ExitCode::Unusable as i32;
+    pub const RESTORE_INCOMPLETE: i32 = ExitCode::RestoreIncomplete as i32;
+    pub const INTERRUPTED: i32 = ExitCode::Interrupted as i32;
+}
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,21 +3,20 @@
 //! what `cachescan schema` prints, and every manifest shipped in this repository must be
 //! accepted by the parser the schema is generated from.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::Scratch;
+use crate::common::Scratch;
+use crate::common::exit::{FINDINGS, SUCCESS};
 
 const COMMITTED_SCHEMA: &str = "schemas/cachescan.schema.json";
 const REGENERATE: &str = "cargo run -- schema > schemas/cachescan.schema.json";
 
 #[test]
 fn committed_schema_matches_the_generated_one() {
-    let run = common::run(&common::repository_path("."), &["schema"]);
-    run.assert_code(0);
+    let run = crate::common::run(&crate::common::repository_path("."), &["schema"]);
+    run.assert_code(SUCCESS);
     let generated = run.stdout_text();
-    let path = common::repository_path(COMMITTED_SCHEMA);
+    let path = crate::common::repository_path(COMMITTED_SCHEMA);
     let committed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
         panic!(
             "cannot read {} ({error}); generate it with `{REGENERATE}` and commit it",
@@ -32,8 +31,8 @@ fn committed_schema_matches_the_generated_one() {
 
 #[test]
 fn schema_is_a_json_schema_of_the_manifest() {
-    let run = common::run(&common::repository_path("."), &["schema"]);
-    run.assert_code(0);
+    let run = crate::common::run(&crate::common::repository_path("."), &["schema"]);
+    run.assert_code(SUCCESS);
     let schema = run.stdout_json();
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert_eq!(schema["type"], "object");
@@ -57,9 +56,10 @@ fn schema_is_a_json_schema_of_the_manifest() {
 /// distributions that `examples/real/run.sh` downloads, which a checkout does not hold.
 fn shipped_manifests() -> Vec<PathBuf> {
     let mut manifests = Vec::new();
-    find_manifests(&common::repository_path("examples"), usize::MAX, &mut manifests);
-    manifests.retain(|manifest| !manifest.starts_with(common::repository_path("examples/real")));
-    find_manifests(&common::repository_path("tests/fixtures"), 1, &mut manifests);
+    find_manifests(&crate::common::repository_path("examples"), usize::MAX, &mut manifests);
+    manifests
+        .retain(|manifest| !manifest.starts_with(crate::common::repository_path("examples/real")));
+    find_manifests(&crate::common::repository_path("tests/fixtures"), 1, &mut manifests);
     manifests.sort();
     manifests
 }
@@ -90,11 +90,12 @@ fn every_shipped_manifest_is_accepted() {
     let mut refused = Vec::new();
     for manifest in &manifests {
         let directory = manifest.parent().expect("a manifest has a directory");
-        let relative =
-            directory.strip_prefix(common::repository_path(".")).expect("inside the repository");
+        let relative = directory
+            .strip_prefix(crate::common::repository_path("."))
+            .expect("inside the repository");
         // On a scratch copy: plan writes nothing, but a test should not rely on that here.
         let copy = Scratch::copy_of(&relative.to_string_lossy());
-        let run = common::run(copy.root(), &["plan", "--format", "json"]);
+        let run = crate::common::run(copy.root(), &["plan", "--format", "json"]);
         match run.code {
             Some(0 | 1) => {
                 let plan = run.stdout_json();
@@ -113,16 +114,16 @@ fn every_shipped_manifest_is_accepted() {
 /// in a copy of the shop with that script added.
 #[test]
 fn documented_example_manifest_is_accepted() {
-    let example = common::repository_path("cachescan.yaml.example");
+    let example = crate::common::repository_path("cachescan.yaml.example");
     let Ok(manifest) = std::fs::read_to_string(&example) else {
         panic!("{} is missing", example.display());
     };
     let shop = Scratch::copy_of("examples/shop");
     shop.write("cachescan.yaml", &manifest);
     shop.write("scripts/legacy.py", "def legacy_total(cents):\n    return cents * 2\n");
-    let run = common::run(shop.root(), &["plan", "--format", "json"]);
+    let run = crate::common::run(shop.root(), &["plan", "--format", "json"]);
     assert!(
-        matches!(run.code, Some(0 | 1)),
+        matches!(run.code, Some(SUCCESS | FINDINGS)),
         "cachescan.yaml.example is refused (exit {:?}):\n{}",
         run.code,
         run.stderr

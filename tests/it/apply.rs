@@ -15,24 +15,16 @@
 //! No assertion is about speed. The waits below only keep a broken cachescan from hanging the
 //! suite forever, and give cleanup (of process groups) a few seconds to happen.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::Run;
-use common::project::{Project, search_path, target, targets, verdicts};
+use crate::common::Run;
+use crate::common::exit::{FINDINGS, INTERRUPTED, RESTORE_INCOMPLETE, SUCCESS, UNUSABLE};
+use crate::common::project::{Project, search_path, target, targets, verdicts};
 use serde_json::Value;
-
-/// Exit codes (see `src/exit_code.rs`).
-const SUCCESS: i32 = 0;
-const FINDINGS: i32 = 1;
-const UNUSABLE: i32 = 2;
-const RESTORE_INCOMPLETE: i32 = 3;
-const INTERRUPTED: i32 = 130;
 
 /// How long to wait for something that should happen, before the test gives up. A guard
 /// against hanging forever, never a speed requirement.
@@ -137,7 +129,7 @@ impl Background {
         }
         command
             .env("NO_COLOR", "1")
-            .env("COLUMNS", common::COLUMNS)
+            .env("COLUMNS", crate::common::COLUMNS)
             .env("PATH", search_path())
             .current_dir(root)
             .args(["--color", "never"])

@@ -2,15 +2,13 @@
 //! fixture): the human table, the JSON document, the diff, the settings layers that change
 //! the cache size, manifest discovery, `--quiet`, and the promise that `plan` writes nothing.
 
-mod common;
-
-use common::{Scratch, assert_same_tree, tree_contents};
+use crate::common::exit::{FINDINGS, SUCCESS, UNUSABLE};
+use crate::common::{Scratch, assert_same_tree, tree_contents};
 use serde_json::Value;
 
+/// The bundled example. It has functions skipped for error hazards, so every plain plan of
+/// it exits with `FINDINGS`.
 const SHOP: &str = "examples/shop";
-
-/// The shop has functions skipped for error hazards, so every plain plan of it exits 1.
-const FINDINGS: i32 = 1;
 
 /// Every planned function of a JSON plan.
 fn planned(plan: &Value) -> &Vec<Value> {
@@ -33,7 +31,7 @@ fn cache_sizes(plan: &Value) -> Vec<Value> {
 #[test]
 fn human_plan_lists_every_function_and_exits_1_for_skipped_ones() {
     let shop = Scratch::copy_of(SHOP);
-    let run = common::run(shop.root(), &["plan"]);
+    let run = crate::common::run(shop.root(), &["plan"]);
     run.assert_code(FINDINGS);
     let stdout = run.stdout_text();
     assert!(stdout.contains("13 functions in 3 files: 9 to patch, 4 skipped"), "{stdout}");
@@ -47,7 +45,7 @@ fn human_plan_lists_every_function_and_exits_1_for_skipped_ones() {
 #[test]
 fn json_plan_has_the_documented_shape() {
     let shop = Scratch::copy_of(SHOP);
-    let run = common::run(shop.root(), &["plan", "--format", "json"]);
+    let run = crate::common::run(shop.root(), &["plan", "--format", "json"]);
     run.assert_code(FINDINGS);
     let plan = run.stdout_json();
     assert_eq!(plan["version"], 1, "{plan:#}");
@@ -110,15 +108,15 @@ fn json_plan_has_the_documented_shape() {
 fn diff_shows_the_patch_and_plan_writes_nothing() {
     let shop = Scratch::copy_of(SHOP);
     let before = tree_contents(shop.root());
-    let table = common::run(shop.root(), &["plan"]);
+    let table = crate::common::run(shop.root(), &["plan"]);
     table.assert_code(FINDINGS);
-    let json = common::run(shop.root(), &["plan", "--format", "json"]);
+    let json = crate::common::run(shop.root(), &["plan", "--format", "json"]);
     json.assert_code(FINDINGS);
-    let diff = common::run(shop.root(), &["plan", "--diff"]);
+    let diff = crate::common::run(shop.root(), &["plan", "--diff"]);
     diff.assert_code(FINDINGS);
     assert_same_tree(&before, &tree_contents(shop.root()));
     assert_same_tree(
-        &common::source_tree_contents(&common::repository_path(SHOP)),
+        &crate::common::source_tree_contents(&crate::common::repository_path(SHOP)),
         &tree_contents(shop.root()),
     );
     let stdout = diff.stdout_text();
@@ -138,16 +136,16 @@ fn diff_shows_the_patch_and_plan_writes_nothing() {
 #[test]
 fn diff_applies_with_git_and_then_every_patched_function_is_already_cached() {
     let shop = Scratch::copy_of(SHOP);
-    let diff = common::run(shop.root(), &["plan", "--diff"]);
+    let diff = crate::common::run(shop.root(), &["plan", "--diff"]);
     diff.assert_code(FINDINGS);
     let to_patch: Vec<String> =
-        planned(&common::run(shop.root(), &["plan", "--format", "json"]).stdout_json())
+        planned(&crate::common::run(shop.root(), &["plan", "--format", "json"]).stdout_json())
             .iter()
             .filter(|function| function["action"] == "patch")
             .map(|function| function["id"].as_str().expect("id").to_owned())
             .collect();
     git_apply(shop.root(), &diff.stdout);
-    let after = common::run(shop.root(), &["plan", "--format", "json"]).stdout_json();
+    let after = crate::common::run(shop.root(), &["plan", "--format", "json"]).stdout_json();
     for function in planned(&after)
         .iter()
         .filter(|function| to_patch.contains(&function["id"].as_str().expect("id").to_owned()))
@@ -164,7 +162,7 @@ fn diff_applies_with_git_and_then_every_patched_function_is_already_cached() {
             function["id"]
         );
     }
-    let again = common::run(shop.root(), &["plan", "--diff"]);
+    let again = crate::common::run(shop.root(), &["plan", "--diff"]);
     assert!(again.stdout.is_empty(), "nothing left to patch:\n{}", again.stdout_text());
 }
 
@@ -187,14 +185,15 @@ fn git_apply(directory: &std::path::Path, diff: &[u8]) {
 #[test]
 fn cache_size_option_changes_every_default_size() {
     let shop = Scratch::copy_of(SHOP);
-    let plan =
-        common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "64"]).stdout_json();
+    let plan = crate::common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "64"])
+        .stdout_json();
     assert!(cache_sizes(&plan).iter().all(|size| *size == 64), "{:?}", cache_sizes(&plan));
     let unbounded =
-        common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "unbounded"])
+        crate::common::run(shop.root(), &["plan", "--format", "json", "--cache-size", "unbounded"])
             .stdout_json();
     assert!(cache_sizes(&unbounded).iter().all(Value::is_null), "{:?}", cache_sizes(&unbounded));
-    let diff = common::run(shop.root(), &["plan", "--diff", "--cache-size", "64"]).stdout_text();
+    let diff =
+        crate::common::run(shop.root(), &["plan", "--diff", "--cache-size", "64"]).stdout_text();
     assert!(
         diff.contains("@functools.lru_cache(maxsize=64)") && !diff.contains("maxsize=128"),
         "{diff}"
@@ -204,7 +203,7 @@ fn cache_size_option_changes_every_default_size() {
 #[test]
 fn cache_size_from_the_environment_loses_to_the_option() {
     let shop = Scratch::copy_of(SHOP);
-    let from_environment = common::run_with_env(
+    let from_environment = crate::common::run_with_env(
         shop.root(),
         &["plan", "--format", "json"],
         &[("CACHESCAN_CACHE_SIZE", "32")],
@@ -212,7 +211,7 @@ fn cache_size_from_the_environment_loses_to_the_option() {
     from_environment.assert_code(FINDINGS);
     let sizes = cache_sizes(&from_environment.stdout_json());
     assert!(sizes.iter().all(|size| *size == 32), "environment over manifest: {sizes:?}");
-    let both = common::run_with_env(
+    let both = crate::common::run_with_env(
         shop.root(),
         &["plan", "--format", "json", "--cache-size", "64"],
         &[("CACHESCAN_CACHE_SIZE", "32")],
@@ -229,20 +228,21 @@ fn cache_size_of_a_target_beats_option_and_environment() {
         "cachescan.yaml",
         "version: 1\nproject:\n  source_roots: [src]\ntargets:\n  - module: shop.pricing\n    functions: [price_with_tax]\n    cache_size: 16\n  - module: shop.catalog\n    functions: [normalize_sku]\n",
     );
-    let plan = common::run_with_env(
+    let plan = crate::common::run_with_env(
         shop.root(),
         &["plan", "--format", "json", "--cache-size", "64"],
         &[("CACHESCAN_CACHE_SIZE", "32")],
     );
-    plan.assert_code(0);
+    plan.assert_code(SUCCESS);
     assert_eq!(cache_sizes(&plan.stdout_json()), [16, 64]);
 }
 
 #[test]
 fn invalid_cache_size_in_the_environment_is_unusable_and_named() {
     let shop = Scratch::copy_of(SHOP);
-    let run = common::run_with_env(shop.root(), &["plan"], &[("CACHESCAN_CACHE_SIZE", "banana")]);
-    run.assert_code(2);
+    let run =
+        crate::common::run_with_env(shop.root(), &["plan"], &[("CACHESCAN_CACHE_SIZE", "banana")]);
+    run.assert_code(UNUSABLE);
     assert!(run.stdout.is_empty(), "{}", run.stdout_text());
     assert!(run.stderr.contains("banana") && run.stderr.contains("CACHESCAN_"), "{}", run.stderr);
     shop.snapshot_settings()
@@ -256,7 +256,7 @@ fn unresolved_pattern_exits_1_and_suggests_the_closest_name() {
         "cachescan.yaml",
         "version: 1\nproject:\n  source_roots: [src]\ntargets:\n  - module: shop.pricing\n    functions: [\"price_wth_tax\"]\n",
     );
-    let run = common::run(shop.root(), &["plan"]);
+    let run = crate::common::run(shop.root(), &["plan"]);
     run.assert_code(FINDINGS);
     let stdout = run.stdout_text();
     assert!(stdout.contains("did you mean `price_with_tax`?"), "{stdout}");
@@ -266,7 +266,7 @@ fn unresolved_pattern_exits_1_and_suggests_the_closest_name() {
     );
     shop.snapshot_settings().bind(|| insta::assert_snapshot!("unresolved_pattern", stdout));
 
-    let json = common::run(shop.root(), &["plan", "--format", "json"]);
+    let json = crate::common::run(shop.root(), &["plan", "--format", "json"]);
     json.assert_code(FINDINGS);
     let plan = json.stdout_json();
     let unresolved = plan["unresolved"].as_array().expect("unresolved is an array");
@@ -279,15 +279,16 @@ fn unresolved_pattern_exits_1_and_suggests_the_closest_name() {
 #[test]
 fn manifest_is_found_from_a_subdirectory() {
     let shop = Scratch::copy_of(SHOP);
-    let from_root = common::run(shop.root(), &["plan"]);
-    let from_package = common::run(&shop.path("src/shop"), &["plan"]);
+    let from_root = crate::common::run(shop.root(), &["plan"]);
+    let from_package = crate::common::run(&shop.path("src/shop"), &["plan"]);
     from_package.assert_code(FINDINGS);
     assert_eq!(
         from_package.stdout_text(),
         from_root.stdout_text(),
         "same plan, same relative paths"
     );
-    let json = common::run(&shop.path("src/shop"), &["plan", "--format", "json"]).stdout_json();
+    let json =
+        crate::common::run(&shop.path("src/shop"), &["plan", "--format", "json"]).stdout_json();
     assert_eq!(json["manifest"], "cachescan.yaml");
     assert_eq!(json["targets"][0]["path"], "src/shop/pricing.py");
 }
@@ -295,13 +296,13 @@ fn manifest_is_found_from_a_subdirectory() {
 #[test]
 fn quiet_prints_no_status_line() {
     let shop = Scratch::copy_of(SHOP);
-    let normal = common::run(shop.root(), &["plan"]);
+    let normal = crate::common::run(shop.root(), &["plan"]);
     assert!(normal.stderr.contains("Planning"), "a status line without --quiet: {}", normal.stderr);
-    let quiet = common::run(shop.root(), &["--quiet", "plan"]);
+    let quiet = crate::common::run(shop.root(), &["--quiet", "plan"]);
     quiet.assert_code(FINDINGS);
     assert_eq!(quiet.stderr, "", "nothing on stderr with --quiet");
     assert_eq!(quiet.stdout, normal.stdout, "the report itself is unchanged");
-    let short = common::run(shop.root(), &["plan", "-q", "--format", "json"]);
+    let short = crate::common::run(shop.root(), &["plan", "-q", "--format", "json"]);
     assert_eq!(short.stderr, "", "-q after the subcommand works too");
 }
 
@@ -309,8 +310,8 @@ fn quiet_prints_no_status_line() {
 fn diff_keeps_crlf_and_bom() {
     let fixture = Scratch::copy_of("tests/fixtures/line_endings");
     let before = tree_contents(fixture.root());
-    let run = common::run(fixture.root(), &["plan", "--diff"]);
-    run.assert_code(0);
+    let run = crate::common::run(fixture.root(), &["plan", "--diff"]);
+    run.assert_code(SUCCESS);
     let stdout = &run.stdout;
     let contains = |needle: &[u8]| stdout.windows(needle.len()).any(|window| window == needle);
     assert!(
@@ -385,7 +386,10 @@ fn redirected_report_has_no_colour_codes_when_stderr_is_a_terminal() {
     let command_line = format!("'{}' plan > '{}'", binary.display(), report.display());
     let mut script = std::process::Command::new("script");
     script.args(["--quiet", "--return", "--command", &command_line, "/dev/null"]);
-    script.current_dir(shop.root()).env("TERM", "xterm-256color").env("COLUMNS", common::COLUMNS);
+    script
+        .current_dir(shop.root())
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", crate::common::COLUMNS);
     for name in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR"] {
         script.env_remove(name);
     }
