@@ -1,12 +1,24 @@
 //! cachescan: which Python functions can safely take `functools.lru_cache`, proven by the
 //! project's own pytest suite.
 //!
-//! Data flows one way: the manifest (`manifest`, `settings`) becomes a plan (`plan`,
-//! built on the Python source model `source` and `hazard`); `apply` takes a baseline
-//! (`trial`, cached by `baseline`), searches for culprits (`search`, optionally in
-//! `scratch` copies and on a `shard`), writes patches (`patch`) through the journal
-//! (`journal`) and runs the tests (`process`, `probe`); pure analysis (`verdict`)
-//! decides; `report` renders. See DESIGN.md.
+//! The crate is a stack of layers, each a folder, each importing only the layers below it
+//! (`tests/it/architecture.rs` checks this), bottom first:
+//!
+//! - `ui`: status lines, diagnostics, text helpers;
+//! - `safety`: file I/O, the journal, the lock, `.cachescan/`, child processes, Ctrl-C,
+//!   the project-tree walker;
+//! - `python`: the source model, patterns, hazards, `maxsize`, the patcher;
+//! - `config`: the manifest, layered settings, run options, the schema;
+//! - `plan`: manifest + settings -> the functions to patch;
+//! - `probe`: the pytest plugin, its protocol, what it observed;
+//! - `outcome`: result data (run records, the baseline, judgements, a trial's result);
+//! - `verdict`: pure analysis, from what the runs recorded to verdicts;
+//! - `runner`: the runs themselves (baseline, culprit search, copies, shards);
+//! - `report`: rendering (tables, JSON, Markdown, progress);
+//! - `cli`: the command line, exit codes, one function per subcommand.
+//!
+//! Data flows one way: configuration -> plan -> runner (events) -> analysis -> report.
+//! See DESIGN.md.
 
 mod cli;
 mod config;

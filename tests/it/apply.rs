@@ -286,7 +286,7 @@ fn assert_all_gone(what: &str, survivors: impl Fn() -> Vec<u32>) {
 fn json_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#""duration_s": \d+(\.\d+)?"#, r#""duration_s": "[duration_s]""#);
-    // Hashes change with every edit of the fixture; their own tests live in tests/scale.rs.
+    // Hashes change with every edit of the fixture; their own tests live in tests/it/scale.rs.
     settings
         .add_filter(r#""(manifest_sha256|source_sha256)": "[0-9a-f]{64}""#, r#""$1": "[sha256]""#);
     // Time inside a function is measured, so it varies from run to run.
