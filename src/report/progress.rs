@@ -116,10 +116,10 @@ impl Reporter for Progress<'_> {
             RunnerEvent::BaselinePartsRejected { reason } => {
                 self.warn(format!("{reason}; the baseline runs again, whole and in place"));
             }
-            RunnerEvent::CopiesInvisible { reason, during_baseline: true } => self.warn(format!(
+            RunnerEvent::CopiesNotUsed { reason, during_baseline: true } => self.warn(format!(
                 "{reason}; scratch copies are not used, the baseline and every later run happen in place, one at a time"
             )),
-            RunnerEvent::CopiesInvisible { reason, during_baseline: false } => self.warn(format!(
+            RunnerEvent::CopiesNotUsed { reason, during_baseline: false } => self.warn(format!(
                 "{reason}; scratch copies are not used, runs continue in place, one at a time"
             )),
             RunnerEvent::ShardAssigned { shard, functions } => self.status("Shard", format!("{shard}: {} to patch", plural(functions, "function"))),

@@ -43,7 +43,7 @@ impl Runner<'_> {
         if let Some(baseline) = self.cached_baseline() {
             return Ok(BaselineStart { baseline, early_screen: None });
         }
-        if self.options.jobs > 1 {
+        if self.options.jobs > 1 && self.jobs.fallback.is_none() {
             return self.baseline_in_parts(screen);
         }
         Ok(BaselineStart { baseline: self.run_baseline()?, early_screen: None })
@@ -97,10 +97,8 @@ impl Runner<'_> {
         let mut records = match self.in_copies(early, count, &work) {
             Ok(records) => records,
             Err(RunnerError::CopyInvisible(reason)) => {
-                self.reporter.report(RunnerEvent::CopiesInvisible {
-                    reason: &reason,
-                    during_baseline: true,
-                });
+                self.reporter
+                    .report(RunnerEvent::CopiesNotUsed { reason: &reason, during_baseline: true });
                 self.jobs.fallback = Some(reason);
                 return Ok(BaselineStart { baseline: self.run_baseline()?, early_screen: None });
             }

@@ -45,8 +45,9 @@ pub(crate) enum RunnerEvent<'e> {
     BaselineReused,
     /// The baseline's parts cannot stand for the whole suite; it runs again whole.
     BaselinePartsRejected { reason: &'e str },
-    /// Scratch copies are invisible to the tests; every run from now on happens in place.
-    CopiesInvisible { reason: &'e str, during_baseline: bool },
+    /// Scratch copies cannot stand for the tree (the tests import the original, or a
+    /// planned file lies outside the project): every run from now on happens in place.
+    CopiesNotUsed { reason: &'e str, during_baseline: bool },
     /// `--shard`: how many functions this shard patches.
     ShardAssigned { shard: Shard, functions: usize },
     /// A test run that a killed cachescan left behind is being stopped.

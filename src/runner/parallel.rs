@@ -54,10 +54,8 @@ impl Lab for Runner<'_> {
                 Ok(Some(results))
             }
             Err(RunnerError::CopyInvisible(reason)) => {
-                self.reporter.report(RunnerEvent::CopiesInvisible {
-                    reason: &reason,
-                    during_baseline: false,
-                });
+                self.reporter
+                    .report(RunnerEvent::CopiesNotUsed { reason: &reason, during_baseline: false });
                 self.jobs.fallback = Some(reason);
                 Ok(None)
             }

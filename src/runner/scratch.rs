@@ -15,7 +15,7 @@
 //! registered ([`super::registry`]) so a killed cachescan's copies are cleaned up.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::context::{RunContext, probe_targets};
@@ -27,7 +27,7 @@ use super::registry::{Registration, SCRATCH_PREFIX};
 use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
 use crate::outcome::trial::RunCounts;
-use crate::plan::FunctionIndex;
+use crate::plan::{FunctionIndex, Plan};
 use crate::probe::protocol::TargetState;
 use crate::probe::{BytecodeCache, Part, ProbeSetup};
 use crate::safety::process;
@@ -52,6 +52,29 @@ pub(crate) fn copy_tree(source: &Path, destination: &Path) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+/// Why scratch copies cannot hold the planned files, if they cannot: a copy holds the
+/// project tree only, so a planned file outside it (an absolute source root, or one that
+/// climbs out with `..`) would be patched in the user's own tree, unjournaled.
+pub(crate) fn files_outside_the_project(plan: &Plan) -> Option<String> {
+    let outside: Vec<&str> = plan
+        .files
+        .iter()
+        .map(|file| file.relative.as_str())
+        .filter(|relative| !is_inside(relative))
+        .collect();
+    (!outside.is_empty()).then(|| {
+        format!(
+            "{} lies outside the project root, and scratch copies hold only the project",
+            outside.join(", ")
+        )
+    })
+}
+
+/// Whether a path relative to the project root stays inside it.
+fn is_inside(relative: &str) -> bool {
+    Path::new(relative).components().all(|component| matches!(component, Component::Normal(_)))
 }
 
 /// Runs patch sets in one scratch copy.
@@ -157,7 +180,7 @@ impl<'a> CopyRunner<'a> {
         }
         let patches = self.context.plan.patch_files(functions);
         for patch in &patches {
-            std::fs::write(self.root.join(&patch.file.relative), &patch.patched.bytes)
+            std::fs::write(self.path_of(&patch.file.relative)?, &patch.patched.bytes)
                 .map_err(&setup)?;
         }
         let registration = &self.registration;
@@ -167,7 +190,7 @@ impl<'a> CopyRunner<'a> {
         });
         registered.and_then(|()| registration.set_group(None)).map_err(&setup)?;
         for patch in &patches {
-            std::fs::write(self.root.join(&patch.file.relative), &patch.file.bytes)
+            std::fs::write(self.path_of(&patch.file.relative)?, &patch.file.bytes)
                 .map_err(&setup)?;
         }
         let record = prepared.finish(outcome?, self.context.interrupt)?;
@@ -180,6 +203,16 @@ impl<'a> CopyRunner<'a> {
         });
         self.check_visibility(&record)?;
         Ok(record)
+    }
+
+    /// A planned file in this copy; never a path outside it.
+    fn path_of(&self, relative: &str) -> Result<PathBuf, RunnerError> {
+        if !is_inside(relative) {
+            return Err(RunnerError::Setup(format!(
+                "scratch copy: {relative} lies outside the project, refusing to write it"
+            )));
+        }
+        Ok(self.root.join(relative))
     }
 
     /// `PYTHONPATH` with the copy's source roots (those that exist) in front.
@@ -244,7 +277,15 @@ impl Executor for CopyRunner<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::copy_tree;
+    use super::{copy_tree, is_inside};
+
+    #[test]
+    fn only_paths_that_stay_inside_the_project_are_inside() {
+        assert!(is_inside("src/pkg/mod.py"));
+        assert!(!is_inside("/abs/lib/shared.py"));
+        assert!(!is_inside("../lib/shared.py"));
+        assert!(!is_inside("src/../../x.py"));
+    }
 
     #[test]
     fn copies_leave_out_version_control_state_and_environments() {

@@ -11,7 +11,7 @@ use super::context::{RunContext, probe_targets};
 use super::error::RunnerError;
 use super::events::{Reporter, RunnerEvent};
 use super::timeout::Timeout;
-use super::{baseline_cache, search, shard};
+use super::{baseline_cache, scratch, search, shard};
 use crate::config::manifest::Manifest;
 use crate::config::options::{RunOptions, Strategy};
 use crate::outcome::baseline::Baseline;
@@ -109,7 +109,14 @@ impl<'a> Runner<'a> {
         mut self,
         functions: Vec<FunctionIndex>,
     ) -> Result<TrialResult, RunnerError> {
-        let RunOptions { strategy, shard, .. } = self.options;
+        let RunOptions { strategy, shard, jobs, .. } = self.options;
+        if jobs > 1
+            && let Some(reason) = scratch::files_outside_the_project(self.plan)
+        {
+            let event = RunnerEvent::CopiesNotUsed { reason: &reason, during_baseline: true };
+            self.reporter.report(event);
+            self.jobs.fallback = Some(reason);
+        }
         // The screen (whole suite, everything patched) may run beside the baseline's parts:
         // it does not need the baseline until it is judged.
         let screen_early = strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty();

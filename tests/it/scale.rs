@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 
 use crate::common::exit::{FINDINGS, SUCCESS, UNUSABLE};
 use crate::common::project::{Project, target, targets, verdicts};
-use crate::common::{Run, repository_path};
+use crate::common::{self, Run, repository_path};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -756,4 +756,56 @@ fn jobs_use_copies_when_the_original_sources_are_on_the_path_like_an_editable_in
     assert!(!run.stderr.contains("scratch copies are not used"), "{}", run.stderr);
     let left = leftovers(temporary.path());
     assert!(left.is_empty(), "scratch copies left behind: {left:?}");
+}
+
+#[test]
+fn jobs_never_patch_a_file_outside_the_project_in_a_scratch_copy() {
+    // The sources live beside the project, named by an absolute source root or by `../`. A
+    // scratch copy holds only the project, so a copy would have written the decorator into
+    // the user's own file, without the journal. Runs happen in place instead, journaled.
+    let scratch = common::Scratch::empty();
+    let library = scratch.path("lib");
+    scratch.write("lib/shared.py", "def double(x):\n    return x * 2\n");
+    scratch.write(
+        "app/pyproject.toml",
+        format!(
+            "[tool.pytest.ini_options]\npythonpath = [\"{}\"]\ntestpaths = [\"tests\"]\n",
+            library.display()
+        ),
+    );
+    scratch.write(
+        "app/tests/test_shared.py",
+        "import shared\n\n\ndef test_double():\n    for i in range(30):\n        assert shared.double(i % 3) == (i % 3) * 2\n",
+    );
+    let before = common::tree_contents(scratch.root());
+    for source_root in [library.display().to_string(), "../lib".to_owned()] {
+        scratch.write(
+            "app/cachescan.yaml",
+            format!(
+                "version: 1\nproject:\n  source_roots: [\"{source_root}\"]\n  test_command: [python, -m, pytest, -q, -p, no:cacheprovider]\ntargets:\n  - module: shared\n    functions: [\"*\"]\n"
+            ),
+        );
+        let path = common::project::search_path();
+        let run = common::run_with_env(
+            &scratch.path("app"),
+            &["apply", "--format", "json", "--jobs", "2", "--fresh-baseline"],
+            &[("PATH", &path)],
+        );
+        run.assert_code(SUCCESS);
+        let report = run.stdout_json();
+        assert_eq!(target(&report, "shared:double")["verdict"], "safe", "{report:#}");
+        let fallback = report["jobs"]["fallback"].as_str().unwrap_or_default();
+        assert!(fallback.contains("lies outside the project root"), "{report:#}");
+        assert_eq!(report["jobs"]["used"], 1, "{report:#}");
+        let after: BTreeMap<_, _> = common::tree_contents(scratch.root())
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with("app/.cachescan") && path != "app/cachescan.yaml")
+            .collect();
+        let expected: BTreeMap<_, _> = before
+            .iter()
+            .filter(|(path, _)| *path != "app/cachescan.yaml")
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect();
+        common::assert_same_tree(&expected, &after);
+    }
 }
