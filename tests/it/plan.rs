@@ -308,7 +308,7 @@ fn quiet_prints_no_status_line() {
 
 #[test]
 fn diff_keeps_crlf_and_bom() {
-    let fixture = Scratch::copy_of("tests/fixtures/line_endings");
+    let fixture = Scratch::fixture("line_endings");
     let before = tree_contents(fixture.root());
     let run = crate::common::run(fixture.root(), &["plan", "--diff"]);
     run.assert_code(SUCCESS);

@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 
 use crate::common::exit::{FINDINGS, SUCCESS, UNUSABLE};
 use crate::common::project::{Project, target, targets, verdicts};
-use crate::common::{self, Run, repository_path};
+use crate::common::{self, Run};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -318,13 +318,13 @@ fn a_changed_environment_variable_in_the_manifest_invalidates_the_baseline() {
     let outside = outside_directory();
     let manifest_path = outside.path().join("cachescan.yaml");
     let in_tree = project.read_text("cachescan.yaml");
-    let root_line = "  root: .\n";
-    assert!(in_tree.contains(root_line), "{in_tree}");
+    let project_line = "project:\n";
+    assert!(in_tree.contains(project_line), "{in_tree}");
     let manifest_with = |flavour: &str| {
         in_tree.replace(
-            root_line,
+            project_line,
             &format!(
-                "  root: {}\n  env:\n    SCALE_FLAVOUR: {flavour}\n",
+                "{project_line}  root: {}\n  env:\n    SCALE_FLAVOUR: {flavour}\n",
                 project.root().display()
             ),
         )
@@ -535,10 +535,8 @@ fn assert_report_fields(report: &Value, manifest_text: &str, shard: &Value) {
 #[test]
 fn reports_carry_timings_hashes_shard_and_plan_positions() {
     for (fixture, shards) in [("verdicts", &*VERDICTS_SHARDS), ("selection", &*SELECTION_SHARDS)] {
-        let manifest = std::fs::read_to_string(repository_path(&format!(
-            "tests/fixtures/{fixture}/cachescan.yaml"
-        )))
-        .expect("read the fixture's manifest");
+        let manifest = String::from_utf8(common::fixture::files(fixture)["cachescan.yaml"].clone())
+            .expect("the fixture's manifest is UTF-8");
         assert_report_fields(&shards.whole, &manifest, &Value::Null);
         let positions: Vec<u64> =
             target_list(&shards.whole).iter().map(|target| count(target, "plan_index")).collect();
@@ -739,11 +737,11 @@ fn jobs_use_copies_when_the_original_sources_are_on_the_path_like_an_editable_in
     assert!(pyproject.contains(relative), "{pyproject}");
     project.rewrite("pyproject.toml", &pyproject.replace(relative, ""));
     let manifest = project.read_text("cachescan.yaml");
-    let root_line = "  root: .\n";
-    assert!(manifest.contains(root_line), "{manifest}");
+    let project_line = "project:\n";
+    assert!(manifest.contains(project_line), "{manifest}");
     let sources = project.path("src").display().to_string();
-    let with_path = format!("{root_line}  env:\n    PYTHONPATH: {sources}\n");
-    project.rewrite("cachescan.yaml", &manifest.replace(root_line, &with_path));
+    let with_path = format!("{project_line}  env:\n    PYTHONPATH: {sources}\n");
+    project.rewrite("cachescan.yaml", &manifest.replace(project_line, &with_path));
 
     let (_, serial) = project.apply_json(&["--jobs", "1"], FINDINGS);
     assert_eq!(verdicts(&serial), expected_verdicts(&serial, &CULPRITS), "{serial:#}");

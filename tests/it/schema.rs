@@ -51,17 +51,37 @@ fn schema_is_a_json_schema_of_the_manifest() {
     assert_eq!(keys, ["defaults", "project", "targets", "thresholds", "version"]);
 }
 
-/// Every `cachescan.yaml` under `examples/` (any depth) and directly in a `tests/fixtures/*`
-/// directory. The manifests under `examples/real/` are left out: they are written for source
-/// distributions that `examples/real/run.sh` downloads, which a checkout does not hold.
-fn shipped_manifests() -> Vec<PathBuf> {
+/// A scratch copy of every project the repository ships with a manifest: each directory
+/// under `examples/` (any depth) holding a `cachescan.yaml`, and every fixture case (its
+/// layers included). The manifests under `examples/real/` are left out: they are written
+/// for source distributions that `examples/real/run.sh` downloads, which a checkout does
+/// not hold.
+fn shipped_projects() -> Vec<(String, Scratch)> {
     let mut manifests = Vec::new();
     find_manifests(&crate::common::repository_path("examples"), usize::MAX, &mut manifests);
     manifests
         .retain(|manifest| !manifest.starts_with(crate::common::repository_path("examples/real")));
-    find_manifests(&crate::common::repository_path("tests/fixtures"), 1, &mut manifests);
     manifests.sort();
-    manifests
+    let mut projects: Vec<(String, Scratch)> = manifests
+        .iter()
+        .map(|manifest| {
+            let directory = manifest.parent().expect("a manifest has a directory");
+            let relative = directory
+                .strip_prefix(crate::common::repository_path("."))
+                .expect("inside the repository")
+                .to_string_lossy()
+                .into_owned();
+            let copy = Scratch::copy_of(&relative);
+            (relative, copy)
+        })
+        .collect();
+    for case in crate::common::fixture::cases() {
+        let copy = Scratch::fixture(&case);
+        if copy.path("cachescan.yaml").is_file() {
+            projects.push((format!("tests/fixtures/{case}"), copy));
+        }
+    }
+    projects
 }
 
 fn find_manifests(directory: &Path, depth: usize, found: &mut Vec<PathBuf>) {
@@ -85,25 +105,18 @@ fn find_manifests(directory: &Path, depth: usize, found: &mut Vec<PathBuf>) {
 
 #[test]
 fn every_shipped_manifest_is_accepted() {
-    let manifests = shipped_manifests();
-    assert!(manifests.len() >= 2, "found the example and the fixtures: {manifests:?}");
+    let projects = shipped_projects();
+    assert!(projects.len() >= 2, "found the example and the fixtures");
     let mut refused = Vec::new();
-    for manifest in &manifests {
-        let directory = manifest.parent().expect("a manifest has a directory");
-        let relative = directory
-            .strip_prefix(crate::common::repository_path("."))
-            .expect("inside the repository");
-        // On a scratch copy: plan writes nothing, but a test should not rely on that here.
-        let copy = Scratch::copy_of(&relative.to_string_lossy());
+    // On scratch copies: plan writes nothing, but a test should not rely on that here.
+    for (name, copy) in &projects {
         let run = crate::common::run(copy.root(), &["plan", "--format", "json"]);
         match run.code {
-            Some(0 | 1) => {
+            Some(SUCCESS | FINDINGS) => {
                 let plan = run.stdout_json();
-                assert_eq!(plan["version"], 1, "{}", relative.display());
+                assert_eq!(plan["version"], 1, "{name}");
             }
-            code => {
-                refused.push(format!("{} (exit {code:?}):\n{}", relative.display(), run.stderr))
-            }
+            code => refused.push(format!("{name} (exit {code:?}):\n{}", run.stderr)),
         }
     }
     assert!(refused.is_empty(), "manifests refused:\n{}", refused.join("\n"));

@@ -7,6 +7,7 @@
 //! cachescan that wrongly writes can only damage a temporary directory, and the test can
 //! compare that copy with the original byte for byte.
 
+pub mod fixture;
 pub mod project;
 
 /// The exit codes, as the crate defines them (`cachescan::ExitCode`): a test that expects
@@ -58,6 +59,14 @@ impl Scratch {
     pub fn copy_of(relative: &str) -> Scratch {
         let scratch = Scratch::empty();
         copy_tree(&repository_path(relative), scratch.root());
+        scratch
+    }
+
+    /// A scratch copy of the fixture case `tests/fixtures/<case>`, its layers included
+    /// (see [`fixture`]).
+    pub fn fixture(case: &str) -> Scratch {
+        let scratch = Scratch::empty();
+        fixture::write(case, scratch.root());
         scratch
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Run, Scratch, assert_same_tree, repository_path, tree_contents};
+use super::{Run, Scratch, assert_same_tree, tree_contents};
 
 /// `PATH` for cachescan and its test runs: `CACHESCAN_TEST_PYTHON_BIN` first, when set.
 pub fn search_path() -> String {
@@ -17,11 +17,6 @@ pub fn search_path() -> String {
         Ok(python_bin) if !python_bin.is_empty() => format!("{python_bin}:{inherited}"),
         _ => inherited,
     }
-}
-
-/// Whether a relative path (as `tree_contents` spells it) is a Python or pytest cache.
-pub fn is_cache(relative: &str) -> bool {
-    relative.split('/').any(|component| matches!(component, "__pycache__" | ".pytest_cache"))
 }
 
 /// A scratch copy of one fixture, with what the fixture held.
@@ -33,14 +28,11 @@ pub struct Project {
 }
 
 impl Project {
-    /// A scratch copy of `tests/fixtures/<fixture>`.
+    /// A scratch copy of the fixture case `tests/fixtures/<fixture>`, its layers included.
     pub fn copy(fixture: &str) -> Project {
-        let relative = format!("tests/fixtures/{fixture}");
-        let original = tree_contents(&repository_path(&relative))
-            .into_iter()
-            .filter(|(path, _)| !is_cache(path) && !path.starts_with(".cachescan/"))
-            .collect();
-        Project { scratch: Scratch::copy_of(&relative), original }
+        let scratch = Scratch::fixture(fixture);
+        let original = tree_contents(scratch.root());
+        Project { scratch, original }
     }
 
     pub fn root(&self) -> &Path {
