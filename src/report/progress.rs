@@ -66,6 +66,14 @@ impl<'s> Progress<'s> {
     }
 }
 
+/// A command that stops early (an error, an interrupt) leaves no progress line behind its
+/// diagnostics.
+impl Drop for Progress<'_> {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// The verb and message of a step.
 fn words(step: Step<'_>) -> (&'static str, String) {
     match step {

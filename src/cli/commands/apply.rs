@@ -39,9 +39,8 @@ pub(crate) fn run(
             ),
         ));
     }
-    let progress = Progress::new(shell);
     state_dir.remove_probe_leftovers();
-    registry::remove_leftovers(&state_dir, &progress);
+    registry::remove_leftovers(&state_dir, &Progress::lines(shell));
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
     let patchable = plan.patchable();
     shell.status("Planning", plan.status_line());
@@ -50,6 +49,7 @@ pub(crate) fn run(
     }
     let interrupt = Interrupt::install();
     let mut journal = Journal::new(&state_dir);
+    let progress = Progress::new(shell);
     let runner = Runner::new(
         &manifest,
         &plan,
