@@ -47,6 +47,12 @@ pub(crate) enum Role {
     Worker,
 }
 
+impl Role {
+    /// Every value, for the protocol test.
+    #[cfg(test)]
+    pub(crate) const ALL: [Role; 3] = [Role::Single, Role::Controller, Role::Worker];
+}
+
 /// One test's combined outcome (setup, call and teardown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,6 +67,17 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// Every value, for the protocol test.
+    #[cfg(test)]
+    pub(crate) const ALL: [Outcome; 6] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::Error,
+        Outcome::Skipped,
+        Outcome::Xfailed,
+        Outcome::Xpassed,
+    ];
+
     /// The name the protocol (and the JSON report) gives it.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -96,6 +113,16 @@ pub(crate) enum TargetState {
 }
 
 impl TargetState {
+    /// Every value, for the protocol test.
+    #[cfg(test)]
+    pub(crate) const ALL: [TargetState; 5] = [
+        TargetState::Stats,
+        TargetState::NotLoaded,
+        TargetState::OtherFile,
+        TargetState::NotWrapped,
+        TargetState::Missing,
+    ];
+
     /// How much a state tells: a process that read the cache outranks one that never
     /// loaded the module.
     pub(crate) fn rank(self) -> u8 {
@@ -128,6 +155,13 @@ pub(crate) enum Observer {
     Off,
 }
 
+impl Observer {
+    /// Every value, for the protocol test.
+    #[cfg(test)]
+    pub(crate) const ALL: [Observer; 4] =
+        [Observer::CodeSwap, Observer::Monitoring, Observer::Unavailable, Observer::Off];
+}
+
 /// Calls of one target during one test, and the time spent inside it. The plugin writes a
 /// cell as `[calls, time_ns]`; serde reads a struct from a sequence in field order, and from
 /// an object too (as the baseline cache stores it).
@@ -140,8 +174,9 @@ pub(crate) struct CallStats {
 /// Per test node id, per target id: the call map.
 pub(crate) type CallMap = BTreeMap<String, BTreeMap<String, CallStats>>;
 
-/// One probe file, as one pytest process wrote it.
-#[derive(Debug, Deserialize)]
+/// One probe file, as one pytest process wrote it: the keys this side reads. (Serialize
+/// only lets the protocol test list them.)
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct ProbeFile {
     pub format: String,
     pub version: u32,
@@ -168,14 +203,14 @@ pub(crate) struct ProbeFile {
     pub parted_out: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct CollectError {
     pub nodeid: String,
     #[serde(default)]
     pub message: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct ProbeTest {
     pub nodeid: String,
     pub outcome: Outcome,
@@ -183,7 +218,7 @@ pub(crate) struct ProbeTest {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct ProbeTargetReport {
     pub id: String,
     pub state: TargetState,
@@ -197,4 +232,99 @@ pub(crate) struct ProbeTargetReport {
     pub currsize: Option<u64>,
     #[serde(default)]
     pub observer: Option<Observer>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The shared protocol files under `tests/probe_protocol/` (the plugin's own tests read
+    //! them too): every name here must be the one they list, and the sample files of real
+    //! runs must read into these types.
+
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn shared(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/probe_protocol")
+            .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    /// The names a list of the protocol file holds.
+    fn names(protocol: &Value, list: &str) -> Vec<String> {
+        protocol[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("`{list}` is not a list"))
+            .iter()
+            .map(|name| name.as_str().expect("a name").to_owned())
+            .collect()
+    }
+
+    /// The names serde gives every value of an enum.
+    fn serialized<T: Serialize>(values: &[T]) -> Vec<String> {
+        values
+            .iter()
+            .map(|value| serde_json::to_value(value).expect("serializes").as_str().expect("a name").to_owned())
+            .collect()
+    }
+
+    /// The keys of a serialized value: every field this side reads.
+    fn keys(value: &impl Serialize) -> BTreeSet<String> {
+        let value = serde_json::to_value(value).expect("serializes");
+        value.as_object().expect("an object").keys().cloned().collect()
+    }
+
+    #[test]
+    fn every_name_is_the_one_the_shared_protocol_file_lists() {
+        let protocol = shared("protocol.json");
+        assert_eq!(protocol["format"], FORMAT);
+        assert_eq!(protocol["version"], VERSION);
+        assert_eq!(protocol["session_key"], SESSION_KEY);
+        let env = &protocol["env"];
+        for (short, variable) in [
+            ("out", ENV_OUT),
+            ("targets", ENV_TARGETS),
+            ("owner", ENV_OWNER),
+            ("observe", ENV_OBSERVE),
+            ("select", ENV_SELECT),
+            ("part", ENV_PART),
+        ] {
+            assert_eq!(env[short], variable, "env.{short}");
+        }
+        assert_eq!(env.as_object().map(|env| env.len()), Some(6), "every variable is named here");
+        assert_eq!(serialized(&Role::ALL), names(&protocol, "roles"));
+        assert_eq!(serialized(&Outcome::ALL), names(&protocol, "outcomes"));
+        assert_eq!(serialized(&TargetState::ALL), names(&protocol, "states"));
+        assert_eq!(serialized(&Observer::ALL), names(&protocol, "observers"));
+        assert_eq!(names(&protocol, "call_cell"), ["calls", "time_ns"]);
+        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|outcome| outcome.as_str()).collect();
+        assert_eq!(outcomes, names(&protocol, "outcomes"), "Outcome::as_str");
+    }
+
+    #[test]
+    fn the_sample_files_read_into_these_types_and_every_key_read_is_in_the_protocol() {
+        let protocol = shared("protocol.json");
+        let listed = |list: &str| -> BTreeSet<String> { names(&protocol, list).into_iter().collect() };
+        for sample in ["single.json", "controller.json", "worker.json"] {
+            let file: ProbeFile = serde_json::from_value(shared(sample))
+                .unwrap_or_else(|error| panic!("{sample}: {error}"));
+            assert_eq!((file.format.as_str(), file.version), (FORMAT, VERSION), "{sample}");
+            let read = keys(&file);
+            assert!(read.is_subset(&listed("file_keys")), "{sample}: {read:?}");
+            for test in &file.tests {
+                assert!(keys(test).is_subset(&listed("test_keys")), "{sample}: {test:?}");
+            }
+            for error in &file.collect_errors {
+                assert!(keys(error).is_subset(&listed("collect_error_keys")), "{sample}: {error:?}");
+            }
+            for target in &file.targets {
+                assert!(keys(target).is_subset(&listed("target_keys")), "{sample}: {target:?}");
+            }
+        }
+    }
 }
