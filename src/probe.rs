@@ -2,9 +2,10 @@
 //!
 //! pytest runs in its own interpreter and imports the patched files from disk, so the only
 //! place where the real `cache_info()` can be read is in that process (and in every
-//! pytest-xdist worker). `cachescan_probe.py`, a pytest plugin kept as a real Python file and
-//! embedded here, is written to a private temporary directory and loaded with
-//! `PYTHONPATH` + `PYTEST_ADDOPTS="-p cachescan_probe"`, whatever wrapper the test command is.
+//! pytest-xdist worker). `cachescan_probe`, a pytest plugin kept as a real Python package in
+//! `probe/plugin/cachescan_probe/` and embedded here file by file, is written to a private
+//! temporary directory and loaded with `PYTHONPATH` + `PYTEST_ADDOPTS="-p cachescan_probe"`,
+//! whatever wrapper the test command is.
 //! Each pytest process writes one versioned JSON file; this module merges them: test
 //! outcomes from the controller (or the single process), cache statistics summed over the
 //! workers. A run that wrote no file is an error, never a silent zero.
@@ -14,8 +15,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The plugin's source.
-const PLUGIN_SOURCE: &str = include_str!("probe/cachescan_probe.py");
+/// The plugin package's name, as `-p` names it and as its directory is called.
+const PLUGIN_PACKAGE: &str = "cachescan_probe";
+/// Every file of the plugin package: (path inside the package, source). A test checks
+/// that no `.py` file of `src/probe/plugin/cachescan_probe/` is missing here.
+const PLUGIN_FILES: &[(&str, &str)] =
+    &[("__init__.py", include_str!("probe/plugin/cachescan_probe/__init__.py"))];
 const PROBE_FORMAT: &str = "cachescan-probe";
 const PROBE_DIR_PREFIX: &str = "probe-";
 
@@ -135,7 +140,7 @@ pub(crate) struct Observation {
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see
-/// `CACHESCAN_PROBE_PART` in `cachescan_probe.py`.
+/// `CACHESCAN_PROBE_PART` in the plugin's documentation (`cachescan_probe/__init__.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Part {
     pub index: usize,
@@ -229,7 +234,13 @@ impl ProbeSetup {
         bytecode: BytecodeCache,
     ) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new().prefix(PROBE_DIR_PREFIX).tempdir_in(state_dir)?;
-        std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
+        for (relative, source) in PLUGIN_FILES {
+            let path = dir.path().join(PLUGIN_PACKAGE).join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, source)?;
+        }
         let list = serde_json::json!({ "version": 1, "targets": targets });
         std::fs::write(dir.path().join("targets.json"), list.to_string())?;
         std::fs::create_dir_all(&bytecode.prefix)?;
@@ -582,6 +593,52 @@ mod tests {
         .expect("valid probe file");
         let merged = merge(vec![file]);
         assert_eq!(merged.test_calls["t::a"]["m:f"], CallStats { calls: 3, time_ns: 1500 });
+    }
+
+    /// The `.py` files under `directory`, as paths relative to `root` joined with `/`.
+    fn python_files(root: &Path, directory: &Path, found: &mut BTreeSet<String>) {
+        let entries = std::fs::read_dir(directory)
+            .unwrap_or_else(|error| panic!("read {}: {error}", directory.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                python_files(root, &path, found);
+            } else if path.extension().is_some_and(|extension| extension == "py") {
+                let relative = path.strip_prefix(root).expect("a path under the package");
+                let parts: Vec<_> = relative.iter().map(|part| part.to_string_lossy()).collect();
+                found.insert(parts.join("/"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_python_file_of_the_plugin_package_is_embedded() {
+        let package =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe/plugin").join(PLUGIN_PACKAGE);
+        let mut on_disk = BTreeSet::new();
+        python_files(&package, &package, &mut on_disk);
+        let embedded: BTreeSet<String> =
+            PLUGIN_FILES.iter().map(|(relative, _)| (*relative).to_owned()).collect();
+        assert!(on_disk.contains("__init__.py"), "no package at {}", package.display());
+        assert_eq!(
+            on_disk,
+            embedded,
+            "PLUGIN_FILES in src/probe.rs must list every .py file of {}",
+            package.display()
+        );
+    }
+
+    #[test]
+    fn the_setup_writes_the_whole_plugin_package() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let bytecode = BytecodeCache::new(state.path().join("pycache"), state.path());
+        let setup = ProbeSetup::new(state.path(), &[], bytecode).expect("probe setup");
+        for (relative, source) in PLUGIN_FILES {
+            let path = setup.dir.path().join(PLUGIN_PACKAGE).join(relative);
+            let written = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+            assert_eq!(written, *source, "{}", path.display());
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN = Path(__file__).resolve().parent / "cachescan_probe.py"
+# The plugin package, and the directory that goes on PYTHONPATH to load it.
+PLUGIN_ROOT = Path(__file__).resolve().parent / "plugin"
+PLUGIN = PLUGIN_ROOT / "cachescan_probe"
 
 try:
     import xdist  # noqa: F401
@@ -122,7 +124,9 @@ class Project(object):
         self.targets_file = root / "_targets.json"
         self.probe_dir.mkdir()
         self.out.mkdir()
-        shutil.copy(str(PLUGIN), str(self.probe_dir / "cachescan_probe.py"))
+        # as cachescan writes it: the package's .py files, nothing else
+        shutil.copytree(str(PLUGIN), str(self.probe_dir / "cachescan_probe"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         write(root / "pytest.ini", "[pytest]\naddopts = -p no:cacheprovider\n")
         write(root / "src" / "shop" / "__init__.py", "")
         self.pricing = write(root / "src" / "shop" / "pricing.py", PRICING)
@@ -1101,7 +1105,7 @@ def test_select_bad_file_runs_everything(project):
 
 @pytest.fixture
 def probe_mod(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGIN.parent))
+    monkeypatch.syspath_prepend(str(PLUGIN_ROOT))
     import cachescan_probe
 
     return cachescan_probe
