@@ -150,6 +150,53 @@ _INERT = False  # this process decided not to probe (nested run)
 
 
 # --------------------------------------------------------------------------- #
+# the guard: nothing raises into pytest
+# --------------------------------------------------------------------------- #
+
+
+ERRORS_WITH_TRACEBACK = 5
+
+
+def _record_error(errors, where, exc, tb=None):
+    """Append ``"<where>: <Type>: <message>"`` to ``errors``; while the list holds
+    no more than ERRORS_WITH_TRACEBACK entries, add the last lines of the traceback
+    ``tb`` (by default the exception's own, from the frame that caught it)."""
+    try:
+        errors.append("%s: %s: %s" % (where, type(exc).__name__, exc))
+        if tb is None:
+            tb = exc.__traceback__
+        text = "".join(traceback.format_exception(type(exc), exc, tb, limit=6))
+        if text and len(errors) <= ERRORS_WITH_TRACEBACK:
+            errors[-1] += " | " + " / ".join(
+                l.strip() for l in text.strip().splitlines()[-4:]
+            )
+    except Exception:
+        pass
+
+
+def _guarded(where):
+    """Decorator for a plugin method that must never raise into pytest: an exception
+    is recorded in ``self.errors`` (see _record_error) and the method returns None.
+
+    The traceback starts at the decorated method, as if it had caught the exception
+    itself. Hooks get their arguments positionally (as pluggy calls them); pluggy
+    reads their names through ``__wrapped__``.  The guard costs one Python call per
+    invocation, so the hooks that run for every test catch by hand instead."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def guard(self, *args):
+            try:
+                return method(self, *args)
+            except Exception as exc:
+                _record_error(self.errors, where, exc, exc.__traceback__.tb_next)
+
+        return guard
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- #
 # small helpers
 # --------------------------------------------------------------------------- #
 
@@ -732,6 +779,11 @@ class _Observe(object):
         self.seen_len = -1
         self.restored = False
 
+    @property
+    def errors(self):
+        """Where the guard records errors: the probe's list."""
+        return self.probe.errors
+
     # ---- installing ------------------------------------------------------
     def _load(self):
         self.targets = []
@@ -853,28 +905,28 @@ class _Observe(object):
             pass
         self.status[tid] = ["code-swap", None]
 
+    @_guarded("observe restore")
     def restore(self):
         if self.restored:
             return
         self.restored = True
         for swap in list(self.swaps.values()):
-            try:
-                if not swap.restore():
-                    self.probe.errors.append(
-                        "observe: code of %s was replaced during the run; left as is"
-                        % getattr(swap.func, "__qualname__", "?")
-                    )
-            except Exception as e:
-                self.probe._err("observe restore", e)
+            self._restore_swap(swap)
         self.swaps.clear()
+
+    @_guarded("observe restore")
+    def _restore_swap(self, swap):
+        if not swap.restore():
+            self.probe.errors.append(
+                "observe: code of %s was replaced during the run; left as is"
+                % getattr(swap.func, "__qualname__", "?")
+            )
 
     # ---- hooks -----------------------------------------------------------
     @_hookimpl(trylast=True)
+    @_guarded("observe install")
     def pytest_collection_finish(self, session):
-        try:
-            self.install_new()
-        except Exception as e:
-            self.probe._err("observe install", e)
+        self.install_new()
 
     # The current test is set from logstart to logfinish, which pytest's runtest
     # protocol (and every plugin that replaces it, for the terminal's sake) calls
@@ -882,10 +934,11 @@ class _Observe(object):
     # pytest_runtest_protocol costs a generator per test.
     @_hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid, location):
+        # Once per test: caught by hand, as the guard's extra call would cost here.
         try:
             self.install_new()
         except Exception as e:
-            self.probe._err("observe install", e)
+            _record_error(self.errors, "observe install", e)
         try:
             self.current = self.test_calls.setdefault(nodeid or "", {})
         except Exception:
@@ -1123,19 +1176,6 @@ class _Probe(object):
             self.workerinput = None
 
     # ---- helpers ---------------------------------------------------------
-    def _err(self, where, exc):
-        try:
-            self.errors.append(
-                "%s: %s: %s" % (where, type(exc).__name__, exc)
-            )
-            tb = traceback.format_exc(limit=6)
-            if tb and len(self.errors) <= 5:
-                self.errors[-1] += " | " + " / ".join(
-                    l.strip() for l in tb.strip().splitlines()[-4:]
-                )
-        except Exception:
-            pass
-
     def _is_worker(self):
         # Decided once: xdist sets ``workerinput`` before any plugin is configured,
         # and asking a Config for an attribute it lacks costs an exception per call.
@@ -1151,52 +1191,53 @@ class _Probe(object):
             pass
         return "single"
 
+    @_guarded("observe")
+    def start_observing(self):
+        """Register the observer plugin (CACHESCAN_PROBE_OBSERVE=1)."""
+        observe = _Observe(self)
+        self.config.pluginmanager.register(observe, "cachescan_probe_observe")
+        self.observe = observe
+
     # ---- hooks -----------------------------------------------------------
     @_hookimpl(trylast=True)
+    @_guarded("pytest_collection_finish")
     def pytest_collection_finish(self, session):
-        try:
-            self.collected_local = len(session.items)
-        except Exception as e:
-            self._err("pytest_collection_finish", e)
+        self.collected_local = len(session.items)
 
     @_hookimpl(trylast=True)
+    @_guarded("pytest_collection_modifyitems")
     def pytest_collection_modifyitems(self, session, config, items):
-        try:
-            keep = _load_selection(self.errors)
-            if keep is not None:
-                self.deselected += _deselect(config, items, lambda item: item.nodeid in keep)
-            part = _load_part(self.errors)
-            if part is not None:
-                index, count = part
-                parts = _part_files(items, count)
-                self.parted_out += _deselect(
-                    config, items, lambda item: parts[_file_of(item.nodeid)] == index
-                )
-        except Exception as e:
-            self._err("pytest_collection_modifyitems", e)
+        keep = _load_selection(self.errors)
+        if keep is not None:
+            self.deselected += _deselect(config, items, lambda item: item.nodeid in keep)
+        part = _load_part(self.errors)
+        if part is not None:
+            index, count = part
+            parts = _part_files(items, count)
+            self.parted_out += _deselect(
+                config, items, lambda item: parts[_file_of(item.nodeid)] == index
+            )
 
     @_hookimpl(optionalhook=True)
+    @_guarded("pytest_xdist_node_collection_finished")
     def pytest_xdist_node_collection_finished(self, node, ids):
-        try:
-            gw = getattr(getattr(node, "gateway", None), "id", None) or str(id(node))
-            self.collected_nodes[gw] = len(ids)
-        except Exception as e:
-            self._err("pytest_xdist_node_collection_finished", e)
+        gw = getattr(getattr(node, "gateway", None), "id", None) or str(id(node))
+        self.collected_nodes[gw] = len(ids)
 
+    @_guarded("pytest_collectreport")
     def pytest_collectreport(self, report):
-        try:
-            if not getattr(report, "failed", False):
-                return
-            nodeid = getattr(report, "nodeid", "") or ""
-            if nodeid in self.collect_errors:
-                return
-            self.collect_errors[nodeid] = {
-                "nodeid": nodeid,
-                "message": _report_message(report),
-            }
-        except Exception as e:
-            self._err("pytest_collectreport", e)
+        if not getattr(report, "failed", False):
+            return
+        nodeid = getattr(report, "nodeid", "") or ""
+        if nodeid in self.collect_errors:
+            return
+        self.collect_errors[nodeid] = {
+            "nodeid": nodeid,
+            "message": _report_message(report),
+        }
 
+    # Three times per test: caught by hand, as the guard's extra call (a few percent
+    # of what the probe costs per test, measured in instructions) would cost here.
     def pytest_runtest_logreport(self, report):
         if self.workerinput is not None:
             return  # with xdist, the controller reports the outcomes
@@ -1250,24 +1291,23 @@ class _Probe(object):
             if when == "teardown":
                 entry["_done"] = True
         except Exception as e:
-            self._err("pytest_runtest_logreport", e)
+            _record_error(self.errors, "pytest_runtest_logreport", e)
 
+    # An error in finish() comes after the file is written (or instead of it): the
+    # guard records it, and nothing reports it.
     @_hookimpl(trylast=True)
+    @_guarded("pytest_sessionfinish")
     def pytest_sessionfinish(self, session, exitstatus):
-        try:
-            self.finish(exitstatus=exitstatus, session=session)
-        except Exception:
-            pass
+        self.finish(exitstatus=exitstatus, session=session)
 
     @_hookimpl(trylast=True)
+    @_guarded("pytest_unconfigure")
     def pytest_unconfigure(self, config):
         global _ACTIVE
         try:
             if not self.written:
                 self.errors.append("pytest_sessionfinish did not run")
                 self.finish(exitstatus=None, session=None)
-        except Exception:
-            pass
         finally:
             if _ACTIVE is self:
                 _ACTIVE = None
@@ -1281,10 +1321,7 @@ class _Probe(object):
         payload = None
         observe = self.observe
         if observe is not None:
-            try:
-                observe.restore()  # before anything else can fail
-            except Exception as e:
-                self._err("observe restore", e)
+            observe.restore()  # before anything else can fail
         try:
             role = self._role()
             worker_id = None
@@ -1317,8 +1354,8 @@ class _Probe(object):
             if observing:
                 try:
                     test_calls = observe.test_calls_json()
-                except Exception as e:
-                    self._err("observe output", e)
+                except Exception as e:  # the fallback: no call map
+                    _record_error(self.errors, "observe output", e)
             payload["observe"] = observing
             payload["test_calls"] = test_calls
             if role != "controller":
@@ -1342,10 +1379,10 @@ class _Probe(object):
                     for target in payload["targets"]:
                         try:
                             target.update(observe.target_fields(target["id"]))
-                        except Exception as e:
-                            self._err("observe target %r" % target.get("id"), e)
-        except Exception as e:
-            self._err("finish", e)
+                        except Exception as e:  # named after the target
+                            _record_error(self.errors, "observe target %r" % target.get("id"), e)
+        except Exception as e:  # the fallback: a payload that says so
+            _record_error(self.errors, "finish", e)
             if payload is None:
                 payload = _base_payload(role, None)
         payload["error"] = "; ".join(self.errors) if self.errors else None
@@ -1374,12 +1411,7 @@ def pytest_configure(config):
         config.pluginmanager.register(probe, "cachescan_probe_state")
         _ACTIVE = probe
         if _observe_enabled():
-            try:
-                observe = _Observe(probe)
-                config.pluginmanager.register(observe, "cachescan_probe_observe")
-                probe.observe = observe
-            except Exception as e:
-                probe._err("observe", e)
+            probe.start_observing()
     except Exception as e:
         # last resort: still leave a file behind
         try:
