@@ -19,8 +19,19 @@ use serde::{Deserialize, Serialize};
 const PLUGIN_PACKAGE: &str = "cachescan_probe";
 /// Every file of the plugin package: (path inside the package, source). A test checks
 /// that no `.py` file of `src/probe/plugin/cachescan_probe/` is missing here.
-const PLUGIN_FILES: &[(&str, &str)] =
-    &[("__init__.py", include_str!("probe/plugin/cachescan_probe/__init__.py"))];
+const PLUGIN_FILES: &[(&str, &str)] = &[
+    ("__init__.py", include_str!("probe/plugin/cachescan_probe/__init__.py")),
+    ("_guard.py", include_str!("probe/plugin/cachescan_probe/_guard.py")),
+    ("_observe.py", include_str!("probe/plugin/cachescan_probe/_observe.py")),
+    ("_outcomes.py", include_str!("probe/plugin/cachescan_probe/_outcomes.py")),
+    ("_output.py", include_str!("probe/plugin/cachescan_probe/_output.py")),
+    ("_process.py", include_str!("probe/plugin/cachescan_probe/_process.py")),
+    ("_protocol.py", include_str!("probe/plugin/cachescan_probe/_protocol.py")),
+    ("_select.py", include_str!("probe/plugin/cachescan_probe/_select.py")),
+    ("_session.py", include_str!("probe/plugin/cachescan_probe/_session.py")),
+    ("_swap.py", include_str!("probe/plugin/cachescan_probe/_swap.py")),
+    ("_targets.py", include_str!("probe/plugin/cachescan_probe/_targets.py")),
+];
 const PROBE_FORMAT: &str = "cachescan-probe";
 const PROBE_DIR_PREFIX: &str = "probe-";
 

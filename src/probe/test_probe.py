@@ -1018,7 +1018,7 @@ def test_trampoline_unit(probe_mod):
         base = None
         errors = []
 
-    observe = probe_mod._Observe(FakeProbe())
+    observe = probe_mod._observe.Observe(FakeProbe())
     observe._install(mod, "m:f", "f")
     assert observe.status["m:f"] == ["code-swap", None]
     assert set(vars(mod)) == {"__name__", "__doc__", "__package__", "__loader__",
@@ -1105,6 +1105,7 @@ def test_select_bad_file_runs_everything(project):
 
 @pytest.fixture
 def probe_mod(monkeypatch):
+    """The plugin package, imported into this process."""
     monkeypatch.syspath_prepend(str(PLUGIN_ROOT))
     import cachescan_probe
 
@@ -1121,18 +1122,18 @@ def test_report_message_helpers(probe_mod):
     class Rep(object):
         longrepr = Longrepr()
 
-    assert probe_mod._report_message(Rep()) == "AssertionError: x"
+    assert probe_mod._outcomes.report_message(Rep()) == "AssertionError: x"
     Rep.longrepr = ("f.py", 3, "Skipped: because")
-    assert probe_mod._report_message(Rep()) == "Skipped: because"
+    assert probe_mod._outcomes.report_message(Rep()) == "Skipped: because"
     Rep.longrepr = "x" * 1000
-    assert probe_mod._report_message(Rep()) == "x" * 300
+    assert probe_mod._outcomes.report_message(Rep()) == "x" * 300
     Rep.longrepr = (
         "ImportError while importing test module '/t.py'.\nTraceback:\n"
         "E   ModuleNotFoundError: No module named 'q'\n"
     )
-    assert probe_mod._report_message(Rep()) == "ModuleNotFoundError: No module named 'q'"
+    assert probe_mod._outcomes.report_message(Rep()) == "ModuleNotFoundError: No module named 'q'"
     Rep.longrepr = None
-    assert probe_mod._report_message(Rep()) is None
+    assert probe_mod._outcomes.report_message(Rep()) is None
 
 
 def test_resolve_sees_staticmethod_and_classmethod(probe_mod):
@@ -1163,11 +1164,11 @@ def test_resolve_sees_staticmethod_and_classmethod(probe_mod):
     m.C = C
     m.D = D
     for q, size in (("C.s", 3), ("C.c", 4), ("C.p", 5), ("D.s", 3)):
-        obj = probe_mod._resolve(m, q)
-        w = probe_mod._find_cache_wrapper(obj)
-        assert w is not None and probe_mod._read_cache_info(w)[2] == size
-    assert probe_mod._resolve(m, "C.nope") is probe_mod._MISSING
-    assert probe_mod._resolve(m, "f.<locals>.g") is probe_mod._MISSING
+        obj = probe_mod._targets.resolve(m, q)
+        w = probe_mod._targets.find_cache_wrapper(obj)
+        assert w is not None and probe_mod._targets.read_cache_info(w)[2] == size
+    assert probe_mod._targets.resolve(m, "C.nope") is probe_mod._targets.MISSING
+    assert probe_mod._targets.resolve(m, "f.<locals>.g") is probe_mod._targets.MISSING
 
     def outer(x):
         return x
@@ -1178,8 +1179,8 @@ def test_resolve_sees_staticmethod_and_classmethod(probe_mod):
     def deco(*a):
         return inner(*a)
 
-    assert probe_mod._find_cache_wrapper(deco) is inner
-    assert probe_mod._find_cache_wrapper(outer) is None
+    assert probe_mod._targets.find_cache_wrapper(deco) is inner
+    assert probe_mod._targets.find_cache_wrapper(outer) is None
 
 
 # ---- part: CACHESCAN_PROBE_PART -------------------------------------------- #
@@ -1281,7 +1282,7 @@ def test_guard_records_errors_in_the_probe_format(probe_mod):
     class Plugin(object):
         errors = []
 
-        @probe_mod._guarded("somewhere")
+        @probe_mod._guard.guarded("somewhere")
         def pytest_runtest_logstart(self, nodeid, location):
             one()
             return "not reached"
@@ -1315,9 +1316,9 @@ def test_guarded_and_hand_caught_hooks_record_their_name(probe_mod):
         def nodeid(self):
             raise RuntimeError("no node id")
 
-    probe = probe_mod._Probe(Config())
+    probe = probe_mod._session.Probe(Config())
     assert probe.pytest_collection_finish(object()) is None  # guarded: no .items
-    assert probe.pytest_runtest_logreport(Report()) is None  # caught by hand
+    assert probe.outcomes.pytest_runtest_logreport(Report()) is None  # caught by hand
     assert [e.split(" | ")[0] for e in probe.errors] == [
         "pytest_collection_finish: AttributeError: 'object' object has no attribute 'items'",
         "pytest_runtest_logreport: RuntimeError: no node id",
