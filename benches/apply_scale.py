@@ -203,7 +203,8 @@ def scenario_probe_overhead(binary, workdir, env, runs):
     probe_dir = os.path.join(workdir, "probe")
     os.makedirs(probe_dir, exist_ok=True)
     here = os.path.dirname(os.path.abspath(__file__))
-    shutil.copy(os.path.join(here, "..", "src", "probe", "cachescan_probe.py"), probe_dir)
+    package = os.path.join(here, "..", "src", "probe", "plugin", "cachescan_probe")
+    shutil.copytree(package, os.path.join(probe_dir, "cachescan_probe"), ignore=shutil.ignore_patterns("__pycache__"))
     targets = os.path.join(probe_dir, "targets.json")
     with open(targets, "w", encoding="utf-8") as handle:
         json.dump({"version": 1, "targets": [{"id": "synth.core:f_0", "module": "synth.core", "qualname": "f_0",

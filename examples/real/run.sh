@@ -2,7 +2,7 @@
 # Runs `cachescan apply` on the own test suites of a few small pure-Python libraries,
 # from their unpacked source distributions (nothing is installed):
 #   for each project: download the pinned sdist into target/real/, unpack it twice (a work
-#   copy and a pristine copy), copy examples/real/<name>/cachescan.yaml into both, run
+#   copy and a pristine copy) under ${CACHESCAN_REAL_DIR:-$TMPDIR/cachescan-real}, copy examples/real/<name>/cachescan.yaml into both, run
 #     cachescan apply --manifest <unpacked>/cachescan.yaml --format json
 #   (with a frozen copy of target/release/cachescan, target/real/cachescan)
 #   (timed; the report goes to target/real/<name>.json), then the same with the human
@@ -43,6 +43,11 @@ py="$venv_bin/python"
 
 out="$root/target/real"
 mkdir -p "$out/sdist"
+# The sdists are unpacked outside the repository: pytest looks for its configuration in
+# every parent directory, and the repository's own pytest.ini (for the probe's tests) would
+# apply to a project without a configuration of its own (webcolors), changing its node ids
+# and options.
+unpacked="${CACHESCAN_REAL_DIR:-${TMPDIR:-/tmp}/cachescan-real}"
 rows=()
 failed=0
 
@@ -69,8 +74,8 @@ for entry in "${projects[@]}"; do
         "$dist==$version" -d "$out/sdist"
     sdist="$(ls "$out/sdist/"*"-$version.tar.gz" | grep -i "/${dist//-/[-_]}-$version.tar.gz$")"
 
-    work="$out/$name/work" pristine="$out/$name/pristine"
-    rm -rf "$out/$name"
+    work="$unpacked/$name/work" pristine="$unpacked/$name/pristine"
+    rm -rf "${unpacked:?}/$name"
     mkdir -p "$work" "$pristine"
     tar -xzf "$sdist" -C "$work"
     tar -xzf "$sdist" -C "$pristine"

@@ -2,9 +2,11 @@
 //!
 //! pytest runs in its own interpreter and imports the patched files from disk, so the only
 //! place where the real `cache_info()` can be read is in that process (and in every
-//! pytest-xdist worker). `cachescan_probe`, a pytest plugin kept as real Python and embedded
-//! here, is written to a private temporary directory and loaded with `PYTHONPATH` +
-//! `PYTEST_ADDOPTS="-p cachescan_probe"`, whatever wrapper the test command is.
+//! pytest-xdist worker). `cachescan_probe`, a pytest plugin kept as a real Python package in
+//! `probe/plugin/cachescan_probe/` (its tests beside it in `probe/plugin/tests/`) and
+//! embedded here file by file, is written to a private temporary directory and loaded with
+//! `PYTHONPATH` + `PYTEST_ADDOPTS="-p cachescan_probe"`, whatever wrapper the test command
+//! is.
 //!
 //! - `protocol`: the names and values both sides agree on (environment variables, the
 //!   output file's format, roles, outcomes, target states, observers), typed;

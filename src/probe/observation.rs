@@ -354,6 +354,38 @@ mod tests {
         assert_eq!(merged.test_calls["t::a"]["m:f"], CallStats { calls: 3, time_ns: 1500 });
     }
 
+    /// A sample file of `tests/probe_protocol/`: real output of the plugin.
+    fn sample(name: &str) -> ProbeFile {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/probe_protocol")
+            .join(name);
+        let text = std::fs::read_to_string(&path).expect("read a sample probe file");
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{name}: {error}"))
+    }
+
+    #[test]
+    fn the_same_suite_merges_alike_from_one_process_and_from_an_xdist_controller_and_worker() {
+        let single = merge(vec![sample("single.json")]);
+        let xdist = merge(vec![sample("controller.json"), sample("worker.json")]);
+        assert!(!single.tests.is_empty() && !single.targets.is_empty());
+        assert_eq!(xdist.tests, single.tests, "outcomes come from the controller");
+        assert_eq!(xdist.targets, single.targets, "statistics come from the worker");
+        assert_eq!(xdist.collect_errors, single.collect_errors);
+        let calls = |observation: &Observation| -> BTreeMap<String, Vec<(String, u64)>> {
+            observation
+                .test_calls
+                .iter()
+                .map(|(test, cells)| {
+                    (
+                        test.clone(),
+                        cells.iter().map(|(id, cell)| (id.clone(), cell.calls)).collect(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(calls(&xdist), calls(&single), "the call map comes from the worker");
+    }
+
     #[test]
     fn a_run_without_probe_files_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -269,7 +269,13 @@ mod tests {
     fn serialized<T: Serialize>(values: &[T]) -> Vec<String> {
         values
             .iter()
-            .map(|value| serde_json::to_value(value).expect("serializes").as_str().expect("a name").to_owned())
+            .map(|value| {
+                serde_json::to_value(value)
+                    .expect("serializes")
+                    .as_str()
+                    .expect("a name")
+                    .to_owned()
+            })
             .collect()
     }
 
@@ -309,7 +315,8 @@ mod tests {
     #[test]
     fn the_sample_files_read_into_these_types_and_every_key_read_is_in_the_protocol() {
         let protocol = shared("protocol.json");
-        let listed = |list: &str| -> BTreeSet<String> { names(&protocol, list).into_iter().collect() };
+        let listed =
+            |list: &str| -> BTreeSet<String> { names(&protocol, list).into_iter().collect() };
         for sample in ["single.json", "controller.json", "worker.json"] {
             let file: ProbeFile = serde_json::from_value(shared(sample))
                 .unwrap_or_else(|error| panic!("{sample}: {error}"));
@@ -320,7 +327,10 @@ mod tests {
                 assert!(keys(test).is_subset(&listed("test_keys")), "{sample}: {test:?}");
             }
             for error in &file.collect_errors {
-                assert!(keys(error).is_subset(&listed("collect_error_keys")), "{sample}: {error:?}");
+                assert!(
+                    keys(error).is_subset(&listed("collect_error_keys")),
+                    "{sample}: {error:?}"
+                );
             }
             for target in &file.targets {
                 assert!(keys(target).is_subset(&listed("target_keys")), "{sample}: {target:?}");

@@ -1,5 +1,5 @@
-//! Setting up a run's probe: a private directory holding the plugin (embedded from
-//! `cachescan_probe.py`) and the target list, the environment that loads the plugin into
+//! Setting up a run's probe: a private directory holding the plugin (the package
+//! `plugin/cachescan_probe/`, embedded file by file) and the target list, the environment that loads the plugin into
 //! every pytest process of the run, the selection file of a run limited to some tests, and
 //! the private bytecode cache.
 
@@ -13,8 +13,23 @@ use super::protocol::{
 };
 use crate::safety::state_dir::StateDir;
 
-/// The plugin's source.
-const PLUGIN_SOURCE: &str = include_str!("cachescan_probe.py");
+/// The plugin package's name, as `-p` names it and as its directory is called.
+const PLUGIN_PACKAGE: &str = "cachescan_probe";
+/// Every file of the plugin package: (path inside the package, source). A test checks
+/// that no `.py` file of `src/probe/plugin/cachescan_probe/` is missing here.
+const PLUGIN_FILES: &[(&str, &str)] = &[
+    ("__init__.py", include_str!("plugin/cachescan_probe/__init__.py")),
+    ("_guard.py", include_str!("plugin/cachescan_probe/_guard.py")),
+    ("_observe.py", include_str!("plugin/cachescan_probe/_observe.py")),
+    ("_outcomes.py", include_str!("plugin/cachescan_probe/_outcomes.py")),
+    ("_output.py", include_str!("plugin/cachescan_probe/_output.py")),
+    ("_process.py", include_str!("plugin/cachescan_probe/_process.py")),
+    ("_protocol.py", include_str!("plugin/cachescan_probe/_protocol.py")),
+    ("_select.py", include_str!("plugin/cachescan_probe/_select.py")),
+    ("_session.py", include_str!("plugin/cachescan_probe/_session.py")),
+    ("_swap.py", include_str!("plugin/cachescan_probe/_swap.py")),
+    ("_targets.py", include_str!("plugin/cachescan_probe/_targets.py")),
+];
 
 /// A private directory holding the plugin and the target list, and the private bytecode
 /// cache the runs use.
@@ -61,7 +76,7 @@ pub(crate) struct ProbeTarget {
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see
-/// `CACHESCAN_PROBE_PART` in `cachescan_probe.py`.
+/// `CACHESCAN_PROBE_PART` in the plugin's documentation (`cachescan_probe/__init__.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Part {
     pub index: usize,
@@ -83,7 +98,13 @@ impl ProbeSetup {
         bytecode: BytecodeCache,
     ) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new().prefix(StateDir::PROBE_PREFIX).tempdir_in(state_dir)?;
-        std::fs::write(dir.path().join("cachescan_probe.py"), PLUGIN_SOURCE)?;
+        for (relative, source) in PLUGIN_FILES {
+            let path = dir.path().join(PLUGIN_PACKAGE).join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, source)?;
+        }
         let list = serde_json::json!({ "version": INPUT_VERSION, "targets": targets });
         std::fs::write(dir.path().join("targets.json"), list.to_string())?;
         std::fs::create_dir_all(&bytecode.prefix)?;
@@ -167,5 +188,56 @@ impl ProbeSetup {
         // Bytecode goes to the private prefix; a user's PYTHONDONTWRITEBYTECODE would make
         // every run compile pytest and the standard library again.
         vec![ENV_OWNER.to_owned(), "PYTHONDONTWRITEBYTECODE".to_owned()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `.py` files under `directory`, as paths relative to `root` joined with `/`.
+    fn python_files(root: &Path, directory: &Path, found: &mut BTreeSet<String>) {
+        let entries = std::fs::read_dir(directory)
+            .unwrap_or_else(|error| panic!("read {}: {error}", directory.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                python_files(root, &path, found);
+            } else if path.extension().is_some_and(|extension| extension == "py") {
+                let relative = path.strip_prefix(root).expect("a path under the package");
+                let parts: Vec<_> = relative.iter().map(|part| part.to_string_lossy()).collect();
+                found.insert(parts.join("/"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_python_file_of_the_plugin_package_is_embedded() {
+        let package =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe/plugin").join(PLUGIN_PACKAGE);
+        let mut on_disk = BTreeSet::new();
+        python_files(&package, &package, &mut on_disk);
+        let embedded: BTreeSet<String> =
+            PLUGIN_FILES.iter().map(|(relative, _)| (*relative).to_owned()).collect();
+        assert!(on_disk.contains("__init__.py"), "no package at {}", package.display());
+        assert_eq!(
+            on_disk,
+            embedded,
+            "PLUGIN_FILES in src/probe/setup.rs must list every .py file of {}",
+            package.display()
+        );
+    }
+
+    #[test]
+    fn the_setup_writes_the_whole_plugin_package() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let bytecode = BytecodeCache::new(state.path().join("pycache"), state.path());
+        let setup = ProbeSetup::new(state.path(), &[], bytecode).expect("probe setup");
+        for (relative, source) in PLUGIN_FILES {
+            let path = setup.dir.path().join(PLUGIN_PACKAGE).join(relative);
+            let written = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+            assert_eq!(written, *source, "{}", path.display());
+        }
     }
 }
