@@ -4,7 +4,7 @@
 //! removed.
 //!
 //! It owns nothing the binary uses; it is slow (a few thousand files, twice each), so it is
-//! `#[ignore]`d and `.ci/run` runs it with `--ignored`. It asks Python for two things only:
+//! `#[ignore]`d and `.ci/test` runs it with `--include-ignored`. It asks Python for two things only:
 //! where the standard library is, and which of its files CPython itself rejects (Python 2
 //! test data, `badsyntax_*.py`). `CACHESCAN_PYTHON` names the interpreter (default `python3`).
 
@@ -53,7 +53,7 @@ struct Coverage {
 }
 
 #[test]
-#[ignore = "slow: run by .ci/run with --ignored"]
+#[ignore = "slow: .ci/test runs it with --include-ignored"]
 fn patches_the_whole_standard_library() {
     let interpreter = std::env::var("CACHESCAN_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let root = standard_library(&interpreter);
