@@ -4,9 +4,9 @@
 //! removed.
 //!
 //! It owns nothing the binary uses; it is slow (a few thousand files, twice each), so it is
-//! `#[ignore]`d and `.ci/test` runs it with `--include-ignored`. It asks Python for two things only:
-//! where the standard library is, and which of its files CPython itself rejects (Python 2
-//! test data, `badsyntax_*.py`). `CACHESCAN_PYTHON` names the interpreter (default `python3`).
+//! `#[ignore]`d and `.ci/test` runs it with `--include-ignored`. It asks Python for two
+//! things only: where the standard library is, and which of its files CPython itself
+//! rejects (Python 2 test data, `badsyntax_*.py`). `CACHESCAN_PYTHON` names the interpreter (default `python3`).
 
 use std::collections::HashSet;
 use std::io::Write;
