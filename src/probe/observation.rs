@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{
-    CallMap, FORMAT, Observer, Outcome, ProbeFile, ProbeTargetReport, Role, TargetState, VERSION,
+    CallMap, FORMAT, Observer, Outcome, ProbeFile, ProbeTargetReport, ProbeVerify, Role,
+    TargetState, VERSION,
 };
 
 /// One test's combined outcome (setup, call and teardown).
@@ -22,7 +23,7 @@ pub(crate) struct TestResult {
 }
 
 /// What one run's probe saw about one target.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub(crate) struct TargetStats {
     pub state: TargetState,
     pub loaded_files: BTreeSet<String>,
@@ -32,6 +33,9 @@ pub(crate) struct TargetStats {
     /// How calls were observed; `None` when no process said.
     #[serde(default)]
     pub observer: Option<Observer>,
+    /// In a checked run: what the verifier saw of its hits, summed over processes.
+    #[serde(default)]
+    pub verify: Option<ProbeVerify>,
 }
 
 impl TargetStats {
@@ -226,8 +230,29 @@ impl From<ProbeTargetReport> for TargetStats {
             misses: report.misses.unwrap_or_default(),
             currsize: report.currsize.unwrap_or_default(),
             observer: report.observer,
+            verify: report.verify,
         }
     }
+}
+
+/// Two processes' (or parts') checks of one target as one: counts summed, the first
+/// divergence by a fixed order (so the report does not depend on which file came first).
+fn merge_verify(merged: &mut Option<ProbeVerify>, report: Option<ProbeVerify>) {
+    let Some(report) = report else { return };
+    let Some(into) = merged else {
+        *merged = Some(report);
+        return;
+    };
+    into.rate = into.rate.max(report.rate);
+    into.hits += report.hits;
+    into.verified += report.verified;
+    into.unverified += report.unverified;
+    into.divergent += report.divergent;
+    into.skipped += report.skipped;
+    into.divergence = match (into.divergence.take(), report.divergence) {
+        (Some(left), Some(right)) => Some(left.min(right)),
+        (left, right) => left.or(right),
+    };
 }
 
 /// One process's (or part's) report on a target, added to what the others said.
@@ -253,6 +278,7 @@ fn merge_target(merged: &mut TargetStats, report: TargetStats) {
     {
         merged.observer = report.observer;
     }
+    merge_verify(&mut merged.verify, report.verify);
     if report.state == TargetState::Stats {
         merged.hits += report.hits;
         merged.misses += report.misses;
@@ -314,6 +340,7 @@ mod tests {
                     misses: 0,
                     currsize: 0,
                     observer: Some(Observer::CodeSwap),
+                    verify: None,
                 },
             )]),
             ..Observation::default()

@@ -25,6 +25,8 @@ pub(crate) const ENV_OBSERVE: &str = "CACHESCAN_PROBE_OBSERVE";
 pub(crate) const ENV_SELECT: &str = "CACHESCAN_PROBE_SELECT";
 /// `K/N`: run part K of N of the suite, split by test file.
 pub(crate) const ENV_PART: &str = "CACHESCAN_PROBE_PART";
+/// `1` or `RATE:SEED`: a checked run; verify (every, or a sample of the) cache hits.
+pub(crate) const ENV_VERIFY: &str = "CACHESCAN_PROBE_VERIFY";
 
 /// `format` of a probe file.
 pub(crate) const FORMAT: &str = "cachescan-probe";
@@ -162,6 +164,61 @@ impl Observer {
         [Observer::CodeSwap, Observer::Monitoring, Observer::Unavailable, Observer::Off];
 }
 
+/// Why a cache hit differed from a fresh call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Kind {
+    /// The cached value was changed in place since it was stored: a caller mutated it.
+    Mutated,
+    /// Equal arguments of another type or repr collided on one entry.
+    KeyCollision,
+    /// Same arguments, unchanged value, another answer: a hidden input.
+    FreshDiffers,
+}
+
+impl Kind {
+    /// Every value, for the protocol test.
+    #[cfg(test)]
+    pub(crate) const ALL: [Kind; 3] = [Kind::Mutated, Kind::KeyCollision, Kind::FreshDiffers];
+
+    /// The name the protocol (and the JSON report) gives it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mutated => "mutated",
+            Kind::KeyCollision => "key-collision",
+            Kind::FreshDiffers => "fresh-differs",
+        }
+    }
+}
+
+/// The first divergent hit of a target: where, how, and the two values (reprs).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Divergence {
+    /// The test that was running; `None` outside any test.
+    pub test: Option<String>,
+    pub kind: Kind,
+    pub args: String,
+    pub cached: String,
+    pub fresh: String,
+    /// The stored value was computed while another cache answered inside it: the
+    /// divergence may be that cache's doing.
+    pub tainted: bool,
+}
+
+/// What the verifier of a checked run saw of one target's hits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ProbeVerify {
+    /// The fraction of hits checked (1.0: every one).
+    pub rate: f64,
+    pub hits: u64,
+    pub verified: u64,
+    pub unverified: u64,
+    pub divergent: u64,
+    /// Hits the sample left unchecked.
+    pub skipped: u64,
+    pub divergence: Option<Divergence>,
+}
+
 /// Calls of one target during one test, and the time spent inside it. The plugin writes a
 /// cell as `[calls, time_ns]`; serde reads a struct from a sequence in field order, and from
 /// an object too (as the baseline cache stores it).
@@ -232,6 +289,9 @@ pub(crate) struct ProbeTargetReport {
     pub currsize: Option<u64>,
     #[serde(default)]
     pub observer: Option<Observer>,
+    /// `None` unless the run checks hits.
+    #[serde(default)]
+    pub verify: Option<ProbeVerify>,
 }
 
 #[cfg(test)]
@@ -299,14 +359,18 @@ mod tests {
             ("observe", ENV_OBSERVE),
             ("select", ENV_SELECT),
             ("part", ENV_PART),
+            ("verify", ENV_VERIFY),
         ] {
             assert_eq!(env[short], variable, "env.{short}");
         }
-        assert_eq!(env.as_object().map(|env| env.len()), Some(6), "every variable is named here");
+        assert_eq!(env.as_object().map(|env| env.len()), Some(7), "every variable is named here");
         assert_eq!(serialized(&Role::ALL), names(&protocol, "roles"));
         assert_eq!(serialized(&Outcome::ALL), names(&protocol, "outcomes"));
         assert_eq!(serialized(&TargetState::ALL), names(&protocol, "states"));
         assert_eq!(serialized(&Observer::ALL), names(&protocol, "observers"));
+        assert_eq!(serialized(&Kind::ALL), names(&protocol, "kinds"));
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(kinds, names(&protocol, "kinds"), "Kind::as_str");
         assert_eq!(names(&protocol, "call_cell"), ["calls", "time_ns"]);
         let outcomes: Vec<&str> = Outcome::ALL.iter().map(|outcome| outcome.as_str()).collect();
         assert_eq!(outcomes, names(&protocol, "outcomes"), "Outcome::as_str");
@@ -317,6 +381,7 @@ mod tests {
         let protocol = shared("protocol.json");
         let listed =
             |list: &str| -> BTreeSet<String> { names(&protocol, list).into_iter().collect() };
+        let mut divergences = 0;
         for sample in ["single.json", "controller.json", "worker.json"] {
             let file: ProbeFile = serde_json::from_value(shared(sample))
                 .unwrap_or_else(|error| panic!("{sample}: {error}"));
@@ -334,7 +399,16 @@ mod tests {
             }
             for target in &file.targets {
                 assert!(keys(target).is_subset(&listed("target_keys")), "{sample}: {target:?}");
+                if let Some(verify) = &target.verify {
+                    assert_eq!(keys(verify), listed("verify_keys"), "{sample}: {verify:?}");
+                    if let Some(divergence) = &verify.divergence {
+                        let read = keys(divergence);
+                        assert_eq!(read, listed("divergence_keys"), "{sample}: {divergence:?}");
+                        divergences += 1;
+                    }
+                }
             }
         }
+        assert!(divergences > 0, "the samples show a divergence");
     }
 }

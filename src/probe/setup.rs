@@ -19,6 +19,7 @@ const PLUGIN_PACKAGE: &str = "cachescan_probe";
 /// that no `.py` file of `src/probe/plugin/cachescan_probe/` is missing here.
 const PLUGIN_FILES: &[(&str, &str)] = &[
     ("__init__.py", include_str!("plugin/cachescan_probe/__init__.py")),
+    ("_compare.py", include_str!("plugin/cachescan_probe/_compare.py")),
     ("_guard.py", include_str!("plugin/cachescan_probe/_guard.py")),
     ("_observe.py", include_str!("plugin/cachescan_probe/_observe.py")),
     ("_outcomes.py", include_str!("plugin/cachescan_probe/_outcomes.py")),
@@ -29,6 +30,7 @@ const PLUGIN_FILES: &[(&str, &str)] = &[
     ("_session.py", include_str!("plugin/cachescan_probe/_session.py")),
     ("_swap.py", include_str!("plugin/cachescan_probe/_swap.py")),
     ("_targets.py", include_str!("plugin/cachescan_probe/_targets.py")),
+    ("_verify.py", include_str!("plugin/cachescan_probe/_verify.py")),
 ];
 
 /// A private directory holding the plugin and the target list, and the private bytecode

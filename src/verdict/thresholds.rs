@@ -70,6 +70,7 @@ mod tests {
             misses,
             currsize: 0,
             observer: None,
+            verify: None,
         }
     }
 

@@ -121,6 +121,7 @@ impl Suite {
                     misses: 0,
                     currsize: 0,
                     observer: Some(observer),
+                    verify: None,
                 };
                 (id, stats)
             })

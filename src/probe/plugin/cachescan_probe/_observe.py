@@ -44,6 +44,7 @@ class Observe(object):
         self.enabled = True  # False in an xdist controller
         self.session_bucket = {}
         self.current = self.session_bucket
+        self.current_test = None  # the node id of the test running, for _verify
         self.test_calls = {}  # nodeid -> bucket, in run order
         self.targets = None  # [tid] once loaded
         self.by_basename = {}  # normcase basename -> [(real path, tid, qualname)]
@@ -215,12 +216,14 @@ class Observe(object):
             record_error(self.errors, "observe install", e)
         try:
             self.current = self.test_calls.setdefault(nodeid or "", {})
+            self.current_test = nodeid
         except Exception:
             pass
 
     @hookimpl(trylast=True)
     def pytest_runtest_logfinish(self, nodeid, location):
         self.current = self.session_bucket
+        self.current_test = None
 
     # A hookwrapper is a generator, which the guard cannot wrap: caught by hand.
     @hookimpl(hookwrapper=True, tryfirst=True)

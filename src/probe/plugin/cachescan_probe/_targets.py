@@ -230,6 +230,7 @@ def empty_target(tid, state):
         "observer_note": None,
         "observed_calls": None,
         "observed_time_ns": None,
+        "verify": None,
     }
 
 

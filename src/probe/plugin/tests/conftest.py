@@ -245,8 +245,9 @@ def check_common(doc, proc):
     for t in doc["targets"]:
         assert set(t) == {
             "id", "state", "modules", "loaded_files", "hits", "misses", "maxsize", "currsize",
-            "observer", "observer_note", "observed_calls", "observed_time_ns",
+            "observer", "observer_note", "observed_calls", "observed_time_ns", "verify",
         }
+        assert t["verify"] is None or isinstance(t["verify"], dict), t
         assert t["observer"] in ("code-swap", "monitoring", "unavailable", "off")
         if t["observer"] in ("code-swap", "monitoring"):
             assert isinstance(t["observed_calls"], int)

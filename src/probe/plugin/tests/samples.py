@@ -1,8 +1,9 @@
 """The sample probe files of tests/probe_protocol/: real runs of the plugin, normalised.
 
 One tiny project (conftest's shop.pricing, a test of every outcome, a test file
-that fails to import, a target in every state) is run the way cachescan runs it
-(observing calls): once in a single process (``single.json``) and once with
+that fails to import, a target in every state, and shop.checked, whose cache a
+test mutates) is run the way cachescan runs a checked run (observing calls,
+verifying hits): once in a single process (``single.json``) and once with
 ``-n 1`` (``controller.json`` and ``worker.json``).  Normalising replaces what
 changes from run to run: pids, the Python version, durations and call times,
 the project's temporary directory (``/project``).
@@ -22,9 +23,26 @@ from conftest import PRICING, Project, write
 PROTOCOL_DIR = Path(__file__).resolve().parents[4] / "tests" / "probe_protocol"
 SAMPLE_NAMES = ("single", "controller", "worker")
 
+# A module as a checked run patches it: the verifier above the cache.
+CHECKED = """\
+import functools
+
+
+@__cachescan_verify__
+@functools.lru_cache(maxsize=None)
+def tags(kind):
+    return ["new", kind]
+"""
+
 SAMPLE_TESTS = """\
 import pytest
+from shop.checked import tags
 from shop.pricing import price, Cart
+
+
+def test_tags():
+    tags("sale").append("mine")
+    assert tags("sale")[0] == "new"
 
 
 def test_price():
@@ -73,6 +91,7 @@ def sample_project(root):
     (root / "tests" / "test_a.py").unlink()
     write(root / "tests" / "test_shop.py", SAMPLE_TESTS)
     write(root / "tests" / "test_broken.py", "import does_not_exist_mod\n")
+    checked = write(root / "src" / "shop" / "checked.py", CHECKED)
     assert project.pricing.read_text(encoding="utf-8") == PRICING
     project.set_targets([
         project.target("price"),  # stats
@@ -82,6 +101,7 @@ def sample_project(root):
         project.target("f", module="shop.other", path=root / "src/shop/other.py"),  # not-loaded
         # other-file: its module was not loaded, shop.pricing from another file was
         project.target("price", module="pricing", path=root / "legacy/pricing.py"),
+        project.target("tags", module="shop.checked", path=checked.resolve()),  # diverges
     ])
     return project
 
@@ -90,7 +110,8 @@ def run(project, *args):
     """The probe files of one run, as written (observing calls, as cachescan runs)."""
     for path in project.out.iterdir():
         path.unlink()
-    proc = project.run(*args, "tests", env=project.env(CACHESCAN_PROBE_OBSERVE="1"))
+    env = project.env(CACHESCAN_PROBE_OBSERVE="1", CACHESCAN_PROBE_VERIFY="1")
+    proc = project.run(*args, "tests", env=env)
     assert proc.returncode == 1, proc.stdout  # failures by design
     return project.files()
 

@@ -56,6 +56,13 @@ def check_file(doc, protocol):
         assert target["state"] in protocol["states"], target
         assert target["observer"] in protocol["observers"], target
         assert (target["hits"] is None) == (target["state"] != "stats"), target
+        verify = target["verify"]
+        if verify is not None:
+            assert list(verify) == protocol["verify_keys"], verify
+            divergence = verify["divergence"]
+            if divergence is not None:
+                assert list(divergence) == protocol["divergence_keys"], divergence
+                assert divergence["kind"] in protocol["kinds"], divergence
     if doc["observe"]:
         assert protocol["session_key"] in doc["test_calls"]
     else:
@@ -81,6 +88,9 @@ def test_protocol_json_is_the_packages_protocol(probe_mod, protocol):
         "test_keys": list(p.TEST_KEYS),
         "collect_error_keys": list(p.COLLECT_ERROR_KEYS),
         "target_keys": list(p.TARGET_KEYS),
+        "verify_keys": list(p.VERIFY_KEYS),
+        "divergence_keys": list(p.DIVERGENCE_KEYS),
+        "kinds": list(p.KINDS),
         "call_cell": list(p.CALL_CELL),
     }
     assert sorted(protocol["env"].values()) == sorted(
@@ -108,6 +118,12 @@ def test_the_samples_show_every_state_outcome_and_role(protocol):
     tests = [test for doc in docs for test in doc["tests"]]
     assert {test["outcome"] for test in tests} == set(protocol["outcomes"])
     assert all(doc["collect_errors"] for doc in docs)
+    divergences = [
+        target["verify"]["divergence"]
+        for target in targets
+        if target["verify"] and target["verify"]["divergence"]
+    ]
+    assert {divergence["kind"] for divergence in divergences} == {"mutated"}
 
 
 def test_the_check_rejects_what_the_protocol_does_not_know(protocol):
@@ -145,7 +161,8 @@ def test_a_real_run_writes_the_protocol_and_the_samples(tmp_path, protocol):
 
 def test_a_run_without_observing_follows_the_protocol(tmp_path, protocol):
     project = samples.sample_project(tmp_path)
-    proc = project.run("--continue-on-collection-errors", "tests")
+    env = project.env(CACHESCAN_PROBE_VERIFY="1")
+    proc = project.run("--continue-on-collection-errors", "tests", env=env)
     (doc,) = project.files()
     check_file(doc, protocol)
     assert not doc["observe"], proc.stdout
