@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::options::{Shard, Strategy};
+use crate::config::options::{SampleRate, Shard, Strategy, Verification};
 use crate::python::cache_size::CacheSize;
 use crate::ui::shell::ColorChoice;
 
@@ -143,6 +143,34 @@ pub struct ApplyArgs {
     /// Judge only shard K of N (the same split on every machine); join reports with `merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Check every cache hit against a fresh call of the function (the default): `safe`
+    /// then also means that every hit returned what a fresh call returns. Checked runs
+    /// find divergences (a caller mutating the cached value, colliding keys, hidden
+    /// inputs); test outcomes are always judged from runs without checks.
+    #[arg(long, overrides_with = "no_verify_hits")]
+    pub verify_hits: bool,
+    /// Do not check hits: `safe` means only that no test changed outcome (the report says
+    /// the hits are unverified).
+    #[arg(long)]
+    pub no_verify_hits: bool,
+    /// Check only this fraction of the hits, chosen the same way in every run (from
+    /// --verify-seed); the report says what fraction was checked.
+    #[arg(long, value_name = "RATE", conflicts_with = "no_verify_hits")]
+    pub verify_sample: Option<SampleRate>,
+    /// The seed of --verify-sample.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "verify_sample")]
+    pub verify_seed: u64,
+}
+
+impl ApplyArgs {
+    /// Whether and how hits are checked.
+    pub(crate) fn verification(&self) -> Verification {
+        if self.no_verify_hits {
+            return Verification::Off;
+        }
+        let rate = self.verify_sample.map_or(1.0, |SampleRate(rate)| rate);
+        Verification::On { rate, seed: self.verify_seed }
+    }
 }
 
 #[derive(Debug, Args)]

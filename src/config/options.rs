@@ -25,6 +25,49 @@ pub(crate) struct RunOptions {
     pub jobs: usize,
     /// Judge only this shard of the planned functions.
     pub shard: Option<Shard>,
+    /// Check cache hits against fresh calls (`--verify-hits`, the default).
+    pub verify: Verification,
+}
+
+/// Whether, and how many, cache hits a checked run compares with a fresh call.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub(crate) enum Verification {
+    /// `--no-verify-hits`: `safe` means only that no test changed outcome.
+    Off,
+    /// Every hit (`rate` 1.0), or a reproducible sample of them (`--verify-sample`).
+    On { rate: f64, seed: u64 },
+}
+
+impl Verification {
+    pub(crate) fn is_on(self) -> bool {
+        matches!(self, Verification::On { .. })
+    }
+
+    /// The probe's `CACHESCAN_PROBE_VERIFY`: `1`, or `RATE:SEED` for a sample.
+    pub(crate) fn probe_setting(self) -> Option<String> {
+        match self {
+            Verification::Off => None,
+            Verification::On { rate, .. } if rate >= 1.0 => Some("1".to_owned()),
+            Verification::On { rate, seed } => Some(format!("{rate}:{seed}")),
+        }
+    }
+}
+
+/// `--verify-sample`: a fraction of hits in (0, 1].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleRate(pub f64);
+
+impl std::str::FromStr for SampleRate {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().parse::<f64>() {
+            Ok(rate) if rate > 0.0 && rate <= 1.0 => Ok(SampleRate(rate)),
+            _ => {
+                Err(format!("`{text}` is not a sample rate: write a fraction in (0, 1], e.g. 0.25"))
+            }
+        }
+    }
 }
 
 /// `K/N`: this is shard K (1-based) of N.
@@ -56,7 +99,19 @@ impl std::fmt::Display for Shard {
 
 #[cfg(test)]
 mod tests {
-    use super::Shard;
+    use super::{SampleRate, Shard, Verification};
+
+    #[test]
+    fn sample_rates_are_fractions_and_reach_the_probe_as_rate_and_seed() {
+        assert_eq!("0.25".parse::<SampleRate>(), Ok(SampleRate(0.25)));
+        assert!("0".parse::<SampleRate>().is_err());
+        assert!("1.5".parse::<SampleRate>().is_err());
+        assert!("half".parse::<SampleRate>().is_err());
+        assert_eq!(Verification::On { rate: 1.0, seed: 3 }.probe_setting().as_deref(), Some("1"));
+        let sampled = Verification::On { rate: 0.25, seed: 3 };
+        assert_eq!(sampled.probe_setting().as_deref(), Some("0.25:3"));
+        assert_eq!(Verification::Off.probe_setting(), None);
+    }
 
     #[test]
     fn shards_parse_and_refuse_nonsense() {

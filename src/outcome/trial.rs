@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
 use super::judgement::Judged;
+use super::record::RunRecord;
 use crate::plan::FunctionIndex;
 
 /// Per patched function: the run that judges it (clean, or its own failing run).
@@ -35,6 +36,16 @@ pub(crate) struct JobsInfo {
     pub fallback: Option<String>,
 }
 
+/// What the checked runs found (`--verify-hits`).
+#[derive(Debug)]
+pub(crate) struct Verification {
+    /// The checked screen: every function's hits were checked there.
+    pub screen: Arc<RunRecord>,
+    /// Each divergent function, with the checked run whose divergence condemns it (the
+    /// screen, or a run of it alone).
+    pub divergent: BTreeMap<FunctionIndex, Arc<RunRecord>>,
+}
+
 /// What a whole trial found.
 #[derive(Debug)]
 pub(crate) struct TrialResult {
@@ -42,6 +53,8 @@ pub(crate) struct TrialResult {
     /// With `--shard`: the planned functions this shard judges.
     pub assigned: Option<BTreeSet<FunctionIndex>>,
     pub evidence: Evidence,
+    /// The checked runs' findings; `None` with `--no-verify-hits`.
+    pub verification: Option<Verification>,
     /// Test runs made (a reused baseline is not one) and tests executed.
     pub counts: RunCounts,
     pub jobs: JobsInfo,

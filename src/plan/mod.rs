@@ -148,8 +148,13 @@ impl Plan {
             || self.functions.iter().any(|function| function.action == Action::Skip)
     }
 
-    /// Patched bytes for every file that `functions` touch, in the plan's file order.
-    pub(crate) fn patch_files(&self, functions: &[FunctionIndex]) -> Vec<FilePatch<'_>> {
+    /// Patched bytes for every file that `functions` touch, in the plan's file order; with
+    /// `verify`, as a checked run patches them (the verifier above each cache).
+    pub(crate) fn patch_files(
+        &self,
+        functions: &[FunctionIndex],
+        verify: bool,
+    ) -> Vec<FilePatch<'_>> {
         let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
         for &index in functions {
             let planned = self.function(index);
@@ -159,6 +164,7 @@ impl Plan {
                 indent: definition.indent.clone(),
                 cache_size: planned.cache_size,
                 typed: planned.typed,
+                verify,
             });
         }
         edits

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::protocol::{
-    ENV_OBSERVE, ENV_OUT, ENV_OWNER, ENV_PART, ENV_SELECT, ENV_TARGETS, INPUT_VERSION,
+    ENV_OBSERVE, ENV_OUT, ENV_OWNER, ENV_PART, ENV_SELECT, ENV_TARGETS, ENV_VERIFY, INPUT_VERSION,
 };
 use crate::safety::state_dir::StateDir;
 
@@ -75,6 +75,8 @@ pub(crate) struct ProbeTarget {
     pub qualname: String,
     /// Absolute path of the file we patch.
     pub path: PathBuf,
+    /// `typed=True`: how the probe's verifier keys the cache's entries.
+    pub typed: bool,
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see
@@ -139,6 +141,7 @@ impl ProbeSetup {
         output: &Path,
         selection: Option<&Path>,
         part: Option<Part>,
+        verify: Option<&str>,
     ) -> BTreeMap<String, String> {
         let inherited = |name: &str| {
             project_env
@@ -169,6 +172,9 @@ impl ProbeSetup {
         }
         if let Some(part) = part {
             environment.insert(ENV_PART.to_owned(), part.to_string());
+        }
+        if let Some(verify) = verify {
+            environment.insert(ENV_VERIFY.to_owned(), verify.to_owned());
         }
         environment
     }

@@ -81,9 +81,16 @@ fn words(step: Step<'_>) -> (&'static str, String) {
         Step::Baseline { parts } => {
             ("Baseline", format!("running the test suite unmodified, in {parts} parts at once"))
         }
-        Step::ScreeningBesideBaseline { targets } => {
+        Step::ScreeningBesideBaseline { targets, checked: false } => {
             ("Screening", format!("{} beside the baseline", plural(targets, "target")))
         }
+        Step::ScreeningBesideBaseline { targets, checked: true } => (
+            "Verifying",
+            format!(
+                "{}: every cache hit against a fresh call, beside the baseline",
+                plural(targets, "target")
+            ),
+        ),
         Step::Screening { targets } => ("Screening", plural(targets, "target")),
         Step::Bisecting { targets } => ("Bisecting", plural(targets, "target")),
         Step::Confirming { id } => ("Confirming", id.to_owned()),
@@ -92,6 +99,11 @@ fn words(step: Step<'_>) -> (&'static str, String) {
         }
         Step::Controlling { id } => ("Controlling", format!("{id}: its tests, uncached")),
         Step::Trying { id } => ("Trying", id.to_owned()),
+        Step::Verifying { targets } => (
+            "Verifying",
+            format!("{}: every cache hit against a fresh call", plural(targets, "target")),
+        ),
+        Step::VerifyingAlone { id } => ("Verifying", format!("{id} with its cache alone")),
     }
 }
 

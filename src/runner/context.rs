@@ -30,6 +30,8 @@ pub(crate) struct RunContext<'a> {
     /// Set once a scratch copy's tests imported the original tree: from then on every copy
     /// puts its source roots first on `PYTHONPATH`.
     pub source_roots_first: &'a AtomicBool,
+    /// How checked runs check hits (`CACHESCAN_PROBE_VERIFY`); `None`: no checked runs.
+    pub verify: Option<&'a str>,
 }
 
 impl std::fmt::Debug for RunContext<'_> {
@@ -57,6 +59,7 @@ pub(crate) fn probe_targets(plan: &Plan, copy_root: Option<&Path>) -> Vec<ProbeT
                 module: function.module.clone(),
                 qualname: function.qualname.clone(),
                 path: copy_root.map_or_else(|| file.path.clone(), |root| root.join(&file.relative)),
+                typed: function.typed,
             }
         })
         .collect()

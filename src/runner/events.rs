@@ -13,8 +13,9 @@ use crate::outcome::record::RunRecord;
 pub(crate) enum Step<'e> {
     /// The unmodified suite, whole (`parts` 1) or in parts at once.
     Baseline { parts: usize },
-    /// The screen (every target cached, the whole suite) in a copy beside the baseline.
-    ScreeningBesideBaseline { targets: usize },
+    /// The screen (every target cached, the whole suite; `checked`: hits verified) in a
+    /// copy beside the baseline.
+    ScreeningBesideBaseline { targets: usize, checked: bool },
     /// The screen, in place.
     Screening { targets: usize },
     /// A group of targets, to halve the suspects.
@@ -27,6 +28,11 @@ pub(crate) enum Step<'e> {
     Controlling { id: &'e str },
     /// One target alone (`--strategy individual`, or after an interaction).
     Trying { id: &'e str },
+    /// The checked screen: every cache hit compared with a fresh call.
+    Verifying { targets: usize },
+    /// One target's hits checked with its cache alone (a divergence another cache may
+    /// have caused).
+    VerifyingAlone { id: &'e str },
 }
 
 /// Something the runner did that a user may want to see.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::error::RunnerError;
 use super::events::{RunnerEvent, Step};
 use super::executor::Executor;
-use super::prepare::{PreparedRun, Scope, log_name};
+use super::prepare::{PreparedRun, RunSettings, Scope, log_name};
 use super::trial::Runner;
 use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
@@ -17,12 +17,13 @@ use crate::safety::process::{self, RunOutcome, RunRequest};
 
 impl Runner<'_> {
     /// Run the test command in place with `functions` patched, over `scope`, then restore
-    /// every file.
+    /// every file; `checked`: a checked run (hits verified).
     pub(super) fn run_in_place(
         &mut self,
         functions: &[FunctionIndex],
         scope: Scope<'_>,
         label: &str,
+        checked: bool,
     ) -> Result<RunRecord, RunnerError> {
         if self.interrupt.is_set() {
             return Err(RunnerError::Interrupted);
@@ -36,10 +37,13 @@ impl Runner<'_> {
             &self.manifest.root,
             self.state.runs_dir().join(log_name("", number, label)),
             number,
-            scope,
-            self.timeout.get(),
+            RunSettings {
+                scope,
+                timeout: self.timeout.get(),
+                verify: self.verify_setting(checked),
+            },
         )?;
-        let outcome = self.patch_and_run(functions, &prepared.request);
+        let outcome = self.patch_and_run(functions, &prepared.request, checked);
         let conflicts = self.journal.restore(false)?;
         if !conflicts.is_empty() {
             return Err(RunnerError::RestoreIncomplete(conflicts));
@@ -59,8 +63,9 @@ impl Runner<'_> {
         &mut self,
         functions: &[FunctionIndex],
         request: &RunRequest,
+        checked: bool,
     ) -> Result<RunOutcome, RunnerError> {
-        for patch in self.plan.patch_files(functions) {
+        for patch in self.plan.patch_files(functions, checked) {
             let file = patch.file;
             self.journal.write(
                 &file.path,
@@ -92,7 +97,16 @@ impl Executor for Runner<'_> {
         selection: Option<&BTreeSet<String>>,
         label: &str,
     ) -> Result<RunRecord, RunnerError> {
-        self.run_in_place(functions, selection.into(), label)
+        self.run_in_place(functions, selection.into(), label, false)
+    }
+
+    fn run_checked(
+        &mut self,
+        functions: &[FunctionIndex],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<RunRecord, RunnerError> {
+        self.run_in_place(functions, selection.into(), label, true)
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError> {

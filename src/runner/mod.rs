@@ -5,6 +5,7 @@
 //!
 //! - `trial`: the [`Runner`] of one `apply`: baseline, shard, strategy;
 //! - `baseline` (getting one) and `baseline_cache` (`.cachescan/baseline.json`, its key);
+//! - `verify`: the checked runs that compare every cache hit with a fresh call;
 //! - `search`: the culprit search, against the `executor` traits only;
 //! - `in_place`: journaled runs in the user's tree; `scratch`: runs in scratch copies,
 //!   `registry`: the record of live copies, `parallel` + `pool`: N copies at once;
@@ -27,6 +28,7 @@ mod search;
 mod shard;
 mod timeout;
 mod trial;
+mod verify;
 
 pub(crate) use error::RunnerError;
 pub(crate) use trial::Runner;

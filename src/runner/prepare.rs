@@ -30,6 +30,15 @@ impl<'s> From<Option<&'s BTreeSet<String>>> for Scope<'s> {
     }
 }
 
+/// How one run runs: which tests, for how long, and with what checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSettings<'s> {
+    pub scope: Scope<'s>,
+    pub timeout: Duration,
+    /// A checked run's `CACHESCAN_PROBE_VERIFY`; `None`: no checks.
+    pub verify: Option<&'s str>,
+}
+
 /// `copy1-002-confirm-pkg-mod-f.log`: runs in order, named by where and what they did.
 pub(crate) fn log_name(prefix: &str, run: usize, label: &str) -> String {
     let slug: String =
@@ -53,9 +62,9 @@ impl PreparedRun {
         cwd: &Path,
         log: PathBuf,
         run: usize,
-        scope: Scope<'_>,
-        timeout: Duration,
+        settings: RunSettings<'_>,
     ) -> Result<Self, RunnerError> {
+        let RunSettings { scope, timeout, verify } = settings;
         let setup = RunnerError::setup("");
         let output = probe.output_dir(run).map_err(&setup)?;
         let (selection, part) = match scope {
@@ -68,7 +77,8 @@ impl PreparedRun {
             None => None,
         };
         let mut env = manifest.env.clone();
-        env.extend(probe.environment(&manifest.env, &output, selection_file.as_deref(), part));
+        let selection_path = selection_file.as_deref();
+        env.extend(probe.environment(&manifest.env, &output, selection_path, part, verify));
         let request = RunRequest {
             argv: manifest.test_command.clone(),
             cwd: cwd.to_path_buf(),

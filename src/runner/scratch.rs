@@ -22,7 +22,7 @@ use super::context::{RunContext, probe_targets};
 use super::error::RunnerError;
 use super::events::{RunnerEvent, Step};
 use super::executor::Executor;
-use super::prepare::{PreparedRun, Scope, log_name};
+use super::prepare::{PreparedRun, RunSettings, Scope, log_name};
 use super::registry::{Registration, SCRATCH_PREFIX};
 use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
@@ -123,13 +123,18 @@ impl<'a> CopyRunner<'a> {
 
     /// The screen (every function patched, the whole suite), run here while the baseline
     /// runs.
-    pub(crate) fn screen(&mut self, functions: &[FunctionIndex]) -> Result<RunRecord, RunnerError> {
-        self.run(functions, Scope::Suite, "screen")
+    pub(crate) fn screen(
+        &mut self,
+        functions: &[FunctionIndex],
+        checked: bool,
+    ) -> Result<RunRecord, RunnerError> {
+        let label = if checked { "verify" } else { "screen" };
+        self.run(functions, Scope::Suite, label, checked)
     }
 
     /// One part of the baseline: nothing patched, the test files of `part`.
     pub(crate) fn baseline_part(&mut self, part: Part) -> Result<RunRecord, RunnerError> {
-        self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index))
+        self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index), false)
     }
 
     /// One run; when its tests imported the original tree, once more with the copy's
@@ -139,15 +144,16 @@ impl<'a> CopyRunner<'a> {
         functions: &[FunctionIndex],
         scope: Scope<'_>,
         label: &str,
+        checked: bool,
     ) -> Result<RunRecord, RunnerError> {
         let roots_first = self.context.source_roots_first.load(Ordering::SeqCst);
-        match self.run_once(functions, scope, label, roots_first) {
+        match self.run_once(functions, scope, label, roots_first, checked) {
             Err(RunnerError::CopyInvisible(reason)) if !roots_first => {
                 self.context
                     .reporter
                     .report(RunnerEvent::RetryingWithSourceRootsFirst { label, reason: &reason });
                 self.context.source_roots_first.store(true, Ordering::SeqCst);
-                self.run_once(functions, scope, label, true)
+                self.run_once(functions, scope, label, true, checked)
             }
             other => other,
         }
@@ -159,6 +165,7 @@ impl<'a> CopyRunner<'a> {
         scope: Scope<'_>,
         label: &str,
         roots_first: bool,
+        checked: bool,
     ) -> Result<RunRecord, RunnerError> {
         if self.context.interrupt.is_set() {
             return Err(RunnerError::Interrupted);
@@ -172,13 +179,16 @@ impl<'a> CopyRunner<'a> {
             &self.root,
             self.context.state.runs_dir().join(log_file),
             self.counts.runs,
-            scope,
-            self.context.timeout,
+            RunSettings {
+                scope,
+                timeout: self.context.timeout,
+                verify: self.context.verify.filter(|_| checked),
+            },
         )?;
         if roots_first {
             self.put_source_roots_first(&mut prepared.request.env);
         }
-        let patches = self.context.plan.patch_files(functions);
+        let patches = self.context.plan.patch_files(functions, checked);
         for patch in &patches {
             std::fs::write(self.path_of(&patch.file.relative)?, &patch.patched.bytes)
                 .map_err(&setup)?;
@@ -263,7 +273,16 @@ impl Executor for CopyRunner<'_> {
         selection: Option<&BTreeSet<String>>,
         label: &str,
     ) -> Result<RunRecord, RunnerError> {
-        self.run(functions, selection.into(), label)
+        self.run(functions, selection.into(), label, false)
+    }
+
+    fn run_checked(
+        &mut self,
+        functions: &[FunctionIndex],
+        selection: Option<&BTreeSet<String>>,
+        label: &str,
+    ) -> Result<RunRecord, RunnerError> {
+        self.run(functions, selection.into(), label, true)
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError> {

@@ -187,7 +187,7 @@ fn find_culprits<L: Lab>(
 
 /// Do `work` for every group: in parallel when the lab runs more than one job and there is
 /// more than one group, here otherwise (and whenever parallel runs cannot be had).
-fn each<L: Lab, R: Send>(
+pub(super) fn each<L: Lab, R: Send>(
     lab: &mut L,
     groups: Vec<Vec<FunctionIndex>>,
     work: impl Fn(&mut dyn Executor, Vec<FunctionIndex>) -> Result<R, RunnerError> + Sync,

@@ -11,7 +11,7 @@ use super::context::{RunContext, probe_targets};
 use super::error::RunnerError;
 use super::events::{Reporter, RunnerEvent};
 use super::timeout::Timeout;
-use super::{baseline_cache, scratch, search, shard};
+use super::{baseline_cache, scratch, search, shard, verify};
 use crate::config::manifest::Manifest;
 use crate::config::options::{RunOptions, Strategy};
 use crate::outcome::baseline::Baseline;
@@ -21,6 +21,14 @@ use crate::probe::{BytecodeCache, ProbeSetup};
 use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::Journal;
 use crate::safety::state_dir::StateDir;
+
+/// A screen that may run beside the baseline's parts: every function cached, the whole
+/// suite, checked (hits verified) or not.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EarlyScreen<'f> {
+    pub functions: &'f [FunctionIndex],
+    pub checked: bool,
+}
 
 /// The runner of one `apply`.
 pub(crate) struct Runner<'a> {
@@ -44,6 +52,8 @@ pub(crate) struct Runner<'a> {
     /// Scratch copies put their source roots first on `PYTHONPATH` (learned from a copy
     /// whose tests imported the original tree).
     pub(super) source_roots_first: AtomicBool,
+    /// The probe's setting of checked runs; `None` with `--no-verify-hits`.
+    pub(super) verify: Option<String>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -87,6 +97,7 @@ impl<'a> Runner<'a> {
             source_sha256,
             cache_key,
             source_roots_first: AtomicBool::new(false),
+            verify: options.verify.probe_setting(),
         })
     }
 
@@ -101,7 +112,13 @@ impl<'a> Runner<'a> {
             timeout: self.timeout.get(),
             baseline: self.baseline.as_deref(),
             source_roots_first: &self.source_roots_first,
+            verify: self.verify.as_deref(),
         }
+    }
+
+    /// The probe's setting for a run: the checks of a checked run, or none.
+    pub(super) fn verify_setting(&self, checked: bool) -> Option<&str> {
+        self.verify.as_deref().filter(|_| checked)
     }
 
     /// Run the chosen strategy over `functions` (the plan's patchable functions).
@@ -117,10 +134,14 @@ impl<'a> Runner<'a> {
             self.reporter.report(event);
             self.jobs.fallback = Some(reason);
         }
-        // The screen (whole suite, everything patched) may run beside the baseline's parts:
-        // it does not need the baseline until it is judged.
-        let screen_early = strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty();
-        let start = self.get_baseline(screen_early.then_some(functions.as_slice()))?;
+        // A screen (whole suite, everything patched) may run beside the baseline's parts:
+        // it does not need the baseline until it is judged. With checks on, the checked
+        // screen goes there; the unchecked screen then covers what did not diverge.
+        let verifying = self.options.verify.is_on() && !functions.is_empty();
+        let early = (shard.is_none() && !functions.is_empty())
+            .then_some(EarlyScreen { functions: &functions, checked: verifying })
+            .filter(|screen| screen.checked || strategy == Strategy::Bisect);
+        let start = self.get_baseline(early)?;
         let baseline = start.baseline;
         self.jobs.used = if baseline.reused { 1 } else { baseline.parts };
         let assigned = shard.map(|shard| shard::assign(self.plan, &baseline, shard));
@@ -134,17 +155,27 @@ impl<'a> Runner<'a> {
             self.reporter.report(RunnerEvent::ShardAssigned { shard, functions: functions.len() });
         }
         let ids = self.plan.ids();
+        let (verification, functions, screen) = if verifying && !functions.is_empty() {
+            let verification =
+                verify::verify_hits(&mut self, &ids, &baseline, &functions, start.early_screen)?;
+            let rest = functions
+                .into_iter()
+                .filter(|function| !verification.divergent.contains_key(function))
+                .collect();
+            (Some(verification), rest, None)
+        } else {
+            (None, functions, start.early_screen)
+        };
         let evidence = match strategy {
             Strategy::Individual => search::individually(&mut self, &ids, functions)?,
-            Strategy::Bisect => {
-                search::bisect(&mut self, &ids, &baseline, functions, start.early_screen)?
-            }
+            Strategy::Bisect => search::bisect(&mut self, &ids, &baseline, functions, screen)?,
         };
         self.reporter.report(RunnerEvent::Finished);
         Ok(TrialResult {
             baseline,
             assigned,
             evidence,
+            verification,
             counts: self.counts,
             jobs: self.jobs,
             source_sha256: self.source_sha256,

@@ -10,7 +10,7 @@ use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
 use crate::outcome::trial::TrialResult;
 use crate::plan::{Action, FunctionIndex, Plan, PlannedFunction};
-use crate::probe::protocol::TargetState;
+use crate::probe::protocol::{Divergence, ProbeVerify, TargetState};
 use crate::probe::{Observation, SESSION_KEY};
 use crate::python::hazard::HazardSeverity;
 
@@ -44,6 +44,7 @@ fn verdict(
         stats: None,
         broken: Vec::new(),
         timing: None,
+        checks: None,
     };
     if function.action == Action::Skip {
         let codes: Vec<&str> = function
@@ -57,9 +58,28 @@ fn verdict(
             .collect();
         return skipped(format!("not patched: {}", codes.join(", ")));
     }
+    if let Some(record) =
+        trial.verification.as_ref().and_then(|verification| verification.divergent.get(&index))
+        && let Some(divergence) = record.divergence(&function.id)
+    {
+        return FunctionVerdict {
+            function: index,
+            verdict: Verdict::Unsafe,
+            detail: divergence_detail(&function.qualname, divergence),
+            stats: record.target(&function.id).cloned(),
+            broken: Vec::new(),
+            timing: timing(&trial.baseline.observation, record, &function.id),
+            checks: record.checks(&function.id).cloned(),
+        };
+    }
     let Some(judged) = trial.evidence.get(&index) else {
         return skipped("not tried".to_owned());
     };
+    let checks = trial
+        .verification
+        .as_ref()
+        .and_then(|verification| verification.screen.checks(&function.id))
+        .cloned();
     let record = &judged.record;
     let stats = record
         .observation
@@ -82,11 +102,41 @@ fn verdict(
             (Verdict::NotCalled, detail.to_owned(), Vec::new())
         }
         RunJudgement::Clean => {
-            let (verdict, detail) = judge_statistics(stats.as_ref(), thresholds);
+            let (verdict, mut detail) = judge_statistics(stats.as_ref(), thresholds);
+            if verdict == Verdict::Safe {
+                detail.push_str(&hits_checked(trial.verification.is_some(), checks.as_ref()));
+            }
             (verdict, detail, Vec::new())
         }
     };
-    FunctionVerdict { function: index, verdict, detail, stats, broken, timing }
+    FunctionVerdict { function: index, verdict, detail, stats, broken, timing, checks }
+}
+
+/// `a cache hit diverged from a fresh call (mutated): tags('sale') returned [...] ...`.
+fn divergence_detail(qualname: &str, divergence: &Divergence) -> String {
+    format!(
+        "a cache hit diverged from a fresh call ({}): {qualname}({}) returned {} from the cache, a fresh call returns {}",
+        divergence.kind.as_str(),
+        divergence.args,
+        divergence.cached,
+        divergence.fresh
+    )
+}
+
+/// What a `safe` verdict says of the hits: how many were checked against a fresh call.
+fn hits_checked(verifying: bool, checks: Option<&ProbeVerify>) -> String {
+    if !verifying {
+        return "; hits not verified (--no-verify-hits)".to_owned();
+    }
+    let Some(checks) = checks else { return "; no hit was checked".to_owned() };
+    let mut text = format!("; {} of {} hits verified", checks.verified, checks.hits);
+    if checks.unverified > 0 {
+        text.push_str(&format!(", {} not comparable", checks.unverified));
+    }
+    if checks.skipped > 0 {
+        text.push_str(&format!(", {} left out of the sample", checks.skipped));
+    }
+    text
 }
 
 /// The baseline loaded the function's module and no test (nor anything outside tests that

@@ -15,6 +15,7 @@ pub(crate) use thresholds::hit_rate;
 use crate::outcome::judgement::BrokenTest;
 use crate::plan::FunctionIndex;
 use crate::probe::TargetStats;
+use crate::probe::protocol::ProbeVerify;
 
 /// The verdict on one function (part of the JSON interface).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,9 @@ pub(crate) struct FunctionVerdict {
     pub stats: Option<TargetStats>,
     pub broken: Vec<BrokenTest>,
     pub timing: Option<Timing>,
+    /// What the checked runs saw of its hits (with its divergence); `None` when no
+    /// checked run saw it, or with `--no-verify-hits`.
+    pub checks: Option<ProbeVerify>,
 }
 
 /// Time spent inside one function by the same tests, unpatched (baseline) and patched.

@@ -361,6 +361,13 @@ fn square_is_safe_with_real_cache_hits() {
     assert_eq!(square["hits"], 27, "{square:#}");
     assert_eq!(square["misses"], 3, "{square:#}");
     assert_eq!(square["broken_tests"], Value::Array(Vec::new()));
+    // The checked run compared each of its 27 hits with a fresh call.
+    assert_eq!(square["hits_verified"], 27, "{square:#}");
+    assert_eq!(
+        (square["hits_unverified"].clone(), square["hits_divergent"].clone()),
+        (0.into(), 0.into())
+    );
+    assert_eq!(square["divergence"], Value::Null);
 }
 
 #[test]
@@ -380,9 +387,42 @@ fn unused_is_not_called() {
     assert_eq!(unused["hit_rate"], Value::Null, "{unused:#}");
 }
 
+/// The same run without checks: `fresh_list` is then judged by the test its cache breaks.
+static UNCHECKED_VERDICTS: LazyLock<Value> = LazyLock::new(|| {
+    let project = Project::copy("verdicts");
+    let run = project.cachescan(&["apply", "--no-verify-hits", "--format", "json"]);
+    run.assert_code(FINDINGS);
+    project.assert_unchanged();
+    run.stdout_json()
+});
+
+#[test]
+fn fresh_list_is_unsafe_for_the_mutated_value_its_cache_hands_out() {
+    let fresh_list = target(&VERDICTS.report, "calc.core:fresh_list");
+    assert_eq!(fresh_list["verdict"], "unsafe", "{fresh_list:#}");
+    let divergence = &fresh_list["divergence"];
+    assert_eq!(divergence["kind"], "mutated", "{fresh_list:#}");
+    assert_eq!(divergence["test"], "tests/test_core.py::test_collect_twice");
+    assert_eq!(divergence["args"], "");
+    assert_eq!(divergence["cached"], "[0, 1]");
+    assert_eq!(divergence["fresh"], "[0]");
+    assert_eq!(fresh_list["hits_divergent"], 1, "{fresh_list:#}");
+    assert_eq!(fresh_list["broken_tests"], Value::Array(Vec::new()), "no bisection needed");
+}
+
+#[test]
+fn without_checks_the_same_verdicts_rest_on_test_outcomes_alone() {
+    let unchecked = &*UNCHECKED_VERDICTS;
+    assert_eq!(verdicts(unchecked), verdicts(&VERDICTS.report));
+    assert_eq!(unchecked["verification"]["enabled"], false, "{unchecked:#}");
+    let square = target(unchecked, "calc.core:square");
+    assert_eq!(square["hits_verified"], Value::Null, "{square:#}");
+    assert!(square["detail"].as_str().is_some_and(|detail| detail.contains("not verified")));
+}
+
 #[test]
 fn fresh_list_is_unsafe_and_names_the_broken_test_with_its_first_failure_line() {
-    let fresh_list = target(&VERDICTS.report, "calc.core:fresh_list");
+    let fresh_list = target(&UNCHECKED_VERDICTS, "calc.core:fresh_list");
     assert_eq!(fresh_list["verdict"], "unsafe", "{fresh_list:#}");
     let broken = fresh_list["broken_tests"].as_array().expect("broken_tests is an array");
     assert_eq!(broken.len(), 1, "{fresh_list:#}");

@@ -14,6 +14,10 @@
 //!
 //! No assertion is about speed: test counts and run counts are exact, measured times inside a
 //! function are only compared with each other and with the sleeps the fixture makes.
+//!
+//! These tests measure the culprit search and what surrounds it, whose runs have no checks,
+//! so every apply here passes `--no-verify-hits` (`SEARCH_ONLY`); checked runs, which find
+//! most of these fixtures' culprits by their divergent hits alone, are `verify.rs`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,6 +28,9 @@ use crate::common::project::{Project, target, targets, verdicts};
 use crate::common::{self, Run};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+/// Every apply here tests the search alone (see the module docs).
+const SEARCH_ONLY: &str = "--no-verify-hits";
 
 /// The one culprit of the `selection` fixture.
 const SELECTION_CULPRIT: &str = "catalog.lookup:default_tags";
@@ -53,7 +60,7 @@ impl Project {
     /// tree as it was, and print a report.
     #[track_caller]
     fn apply_json(&self, extra: &[&str], expected: i32) -> (Run, Value) {
-        let mut args = vec!["apply", "--format", "json"];
+        let mut args = vec!["apply", SEARCH_ONLY, "--format", "json"];
         args.extend_from_slice(extra);
         let run = self.cachescan(&args);
         run.assert_code(expected);
@@ -144,7 +151,7 @@ fn apply_jobs_2_in_private_tmpdir(
 ) -> (Run, Value, tempfile::TempDir) {
     let temporary = outside_directory();
     let temporary_text = temporary.path().display().to_string();
-    let args = [&["apply", "--format", "json", "--jobs", "2"], extra].concat();
+    let args = [&["apply", SEARCH_ONLY, "--format", "json", "--jobs", "2"], extra].concat();
     let run = project.cachescan_with_env(&args, &[("TMPDIR", &temporary_text)]);
     run.assert_code(FINDINGS);
     project.assert_unchanged();
@@ -331,7 +338,14 @@ fn a_changed_environment_variable_in_the_manifest_invalidates_the_baseline() {
     };
     let manifest_arg = manifest_path.display().to_string();
     let apply = || {
-        let run = project.cachescan(&["apply", "--manifest", &manifest_arg, "--format", "json"]);
+        let run = project.cachescan(&[
+            "apply",
+            SEARCH_ONLY,
+            "--manifest",
+            &manifest_arg,
+            "--format",
+            "json",
+        ]);
         run.assert_code(FINDINGS);
         project.assert_unchanged();
         run.stdout_json()
@@ -372,10 +386,10 @@ impl ShardRuns {
     fn make(fixture: &str) -> ShardRuns {
         let one = Project::copy(fixture);
         let (_, whole) = one.apply_json(&[], FINDINGS);
-        let first = one.cachescan(&["apply", "--shard", "1/2", "--format", "json"]);
+        let first = one.cachescan(&["apply", SEARCH_ONLY, "--shard", "1/2", "--format", "json"]);
         one.assert_unchanged();
         let other = Project::copy(fixture);
-        let second = other.cachescan(&["apply", "--shard", "2/2", "--format", "json"]);
+        let second = other.cachescan(&["apply", SEARCH_ONLY, "--shard", "2/2", "--format", "json"]);
         other.assert_unchanged();
         for run in [&first, &second] {
             assert!(matches!(run.code, Some(SUCCESS | FINDINGS)), "{}", run.stderr);
@@ -491,7 +505,7 @@ fn merge_refuses_reports_of_different_manifests() {
 fn shard_numbers_outside_1_to_n_are_refused_by_the_command_line() {
     let project = Project::copy("verdicts");
     for shard in ["0/2", "3/2", "1/0", "half"] {
-        let run = project.cachescan(&["apply", "--shard", shard]);
+        let run = project.cachescan(&["apply", SEARCH_ONLY, "--shard", shard]);
         run.assert_code(UNUSABLE);
         assert!(run.stderr.contains("is not a shard"), "{shard}: {}", run.stderr);
         assert!(!project.path(".cachescan").exists(), "{shard}: nothing ran");
@@ -690,7 +704,7 @@ fn jobs_2_runs_a_fresh_baseline_in_two_parts_that_add_up_to_the_whole_suite() {
 
     // The baseline the parts cached serves a serial run like one made in one piece, and the
     // human summary says how it was made.
-    let human = project.cachescan(&["apply", "--jobs", "1"]);
+    let human = project.cachescan(&["apply", SEARCH_ONLY, "--jobs", "1"]);
     human.assert_code(FINDINGS);
     let summary = String::from_utf8_lossy(&human.stdout).into_owned();
     let tests = count(&serial["baseline"], "tests");
@@ -786,7 +800,7 @@ fn jobs_never_patch_a_file_outside_the_project_in_a_scratch_copy() {
         let path = common::project::search_path();
         let run = common::run_with_env(
             &scratch.path("app"),
-            &["apply", "--format", "json", "--jobs", "2", "--fresh-baseline"],
+            &["apply", SEARCH_ONLY, "--format", "json", "--jobs", "2", "--fresh-baseline"],
             &[("PATH", &path)],
         );
         run.assert_code(SUCCESS);

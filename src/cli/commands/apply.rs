@@ -9,7 +9,9 @@ use crate::cli::exit_code::ExitCode;
 use crate::config::options::RunOptions;
 use crate::config::settings::CommandLineSettings;
 use crate::plan::{FunctionIndex, Plan};
-use crate::report::apply::{ApplyReport, BaselineSummary, TargetVerdict, human, markdown};
+use crate::report::apply::{
+    ApplyReport, BaselineSummary, TargetVerdict, VerificationSummary, human, markdown,
+};
 use crate::report::progress::Progress;
 use crate::runner::registry;
 use crate::runner::{Runner, RunnerError};
@@ -63,6 +65,7 @@ pub(crate) fn run(
             fresh_baseline: args.fresh_baseline,
             jobs: usize::from(args.jobs),
             shard: args.shard,
+            verify: args.verification(),
         },
     )
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
@@ -89,6 +92,7 @@ pub(crate) fn run(
         source_sha256: trial.source_sha256.clone(),
         shard: args.shard,
         jobs: trial.jobs.clone(),
+        verification: VerificationSummary::new(args.verification(), &verdicts),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(error) =
@@ -126,7 +130,7 @@ fn keep_safe(
         .map(|verdict| verdict.function)
         .collect();
     let mut kept = Vec::new();
-    for patch in plan.patch_files(&safe) {
+    for patch in plan.patch_files(&safe, false) {
         let (file, patched) = (patch.file, &patch.patched);
         journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, true)?;
         eprint!(

@@ -81,6 +81,7 @@ pub(crate) fn merge(reports: Vec<ApplyReport>) -> Result<ApplyReport, String> {
         merged.targets.extend(report.targets);
         merged.baseline_failures.extend(report.baseline_failures);
         merged.kept.extend(report.kept);
+        merged.verification.add(&report.verification);
     }
     if let Some(count) = count {
         let missing: Vec<String> = (1..=count)

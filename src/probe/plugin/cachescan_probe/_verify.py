@@ -345,10 +345,11 @@ class Verifier(object):
 
 
 def target_fields(tid):
-    """The ``verify`` value of one target entry: None when this run checks no hit."""
-    if not enabled():
+    """The ``verify`` value of one target entry: None when this run checks no hit, or
+    when no verifier was made for it (its module was never imported)."""
+    verifiers = _VERIFIERS.get(tid)
+    if not enabled() or not verifiers:
         return None
-    verifiers = _VERIFIERS.get(tid, [])
     fields = {
         "rate": _settings["rate"],
         "hits": sum(v.hits for v in verifiers),

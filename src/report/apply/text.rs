@@ -1,136 +1,17 @@
-//! Rendering an `apply` result: the JSON report (`version: 1`, also written to
-//! `.cachescan/report.json`), the human table with diagnostics on the `def` lines of unsafe
-//! and invisible functions, and Markdown for a pull-request comment.
+//! The text renderings of an apply report: the human table, with a diagnostic on the `def`
+//! line of every unsafe or invisible function (a broken test, or a divergent cache hit),
+//! and the Markdown table with its findings for a pull-request comment.
 
-use serde::{Deserialize, Serialize};
-
-use crate::config::options::Shard;
-use crate::outcome::baseline::Baseline;
-use crate::outcome::judgement::BrokenTest;
-use crate::outcome::trial::JobsInfo;
+use super::{ApplyReport, DivergenceEntry, TargetVerdict};
 use crate::plan::Plan;
-use crate::probe::protocol::{Outcome, TargetState};
+use crate::probe::protocol::{Kind, Outcome};
 use crate::python::hazard::HazardCode;
 use crate::python::source::to_span;
-use crate::report::plan::{HazardEntry, hazard_entries};
 use crate::report::table;
 use crate::ui::diagnostic::SourceDiagnostic;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
-use crate::verdict::{FunctionVerdict, Verdict, hit_rate};
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ApplyReport {
-    pub version: u32,
-    pub baseline: BaselineSummary,
-    pub test_runs: usize,
-    pub restored: bool,
-    pub targets: Vec<TargetVerdict>,
-    /// Tests that already fail without any patch (ignored in comparisons).
-    pub baseline_failures: Vec<String>,
-    /// Files left patched by `--keep`.
-    pub kept: Vec<String>,
-    /// Tests executed over all test runs (isolation runs run only the tests that matter).
-    pub tests_executed: usize,
-    /// Hash of the manifest's text: `merge` joins only reports of the same manifest.
-    pub manifest_sha256: String,
-    /// Hash of the project tree: `merge` joins only reports of the same sources.
-    pub source_sha256: String,
-    /// `apply --shard K/N`: which part this report covers; null for a whole run.
-    pub shard: Option<Shard>,
-    /// `--jobs`: copies asked for, copies used, and why not when they could not be.
-    pub jobs: JobsInfo,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct BaselineSummary {
-    pub tests: usize,
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    pub duration_s: f64,
-    /// Taken from `.cachescan/baseline.json` rather than run again.
-    pub reused: bool,
-    /// Test processes that ran the baseline at once, each the test files of its part
-    /// (`--jobs`); 1 for a run in one piece.
-    #[serde(default = "crate::outcome::baseline::one_part")]
-    pub parts: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct TargetVerdict {
-    pub id: String,
-    pub path: String,
-    pub line: usize,
-    pub verdict: Verdict,
-    pub hits: Option<u64>,
-    pub misses: Option<u64>,
-    pub hit_rate: Option<f64>,
-    pub broken_tests: Vec<BrokenTest>,
-    pub hazards: Vec<HazardEntry>,
-    pub detail: String,
-    /// Files the test process loaded instead of ours (for `invisible`).
-    pub loaded_files: Vec<String>,
-    /// Seconds the judging run's tests spent inside the function unpatched (baseline).
-    pub time_before_s: Option<f64>,
-    /// The same tests, patched: time inside the function body (cache misses).
-    pub time_after_s: Option<f64>,
-    /// time_before_s / time_after_s.
-    pub speedup: Option<f64>,
-    /// Position in the plan, so merged shard reports keep the plan's order.
-    pub plan_index: usize,
-}
-
-impl BaselineSummary {
-    pub(crate) fn new(baseline: &Baseline) -> Self {
-        let observation = &baseline.observation;
-        let duration_s = baseline.duration.as_secs_f64();
-        let count = |outcomes: &[Outcome]| {
-            observation.tests.values().filter(|test| outcomes.contains(&test.outcome)).count()
-        };
-        Self {
-            tests: observation.tests.len(),
-            passed: count(&[Outcome::Passed, Outcome::Xpassed]),
-            failed: count(&[Outcome::Failed, Outcome::Error]),
-            skipped: count(&[Outcome::Skipped, Outcome::Xfailed]),
-            duration_s: (duration_s * 100.0).round() / 100.0,
-            reused: baseline.reused,
-            parts: baseline.parts,
-        }
-    }
-}
-
-impl TargetVerdict {
-    pub(crate) fn new(plan: &Plan, verdict: &FunctionVerdict) -> Self {
-        let function = plan.function(verdict.function);
-        let stats = verdict.stats.as_ref().filter(|stats| stats.state == TargetState::Stats);
-        Self {
-            id: function.id.clone(),
-            path: plan.file_of(function).relative.clone(),
-            line: function.line,
-            verdict: verdict.verdict,
-            hits: stats.map(|stats| stats.hits),
-            misses: stats.map(|stats| stats.misses),
-            hit_rate: stats.and_then(|stats| hit_rate(stats.hits, stats.misses)),
-            broken_tests: verdict.broken.clone(),
-            hazards: hazard_entries(plan, function),
-            detail: verdict.detail.clone(),
-            loaded_files: verdict
-                .stats
-                .as_ref()
-                .filter(|stats| stats.state == TargetState::OtherFile)
-                .map(|stats| stats.loaded_files.iter().cloned().collect())
-                .unwrap_or_default(),
-            time_before_s: verdict.timing.map(|timing| round(timing.before_s, 6)),
-            time_after_s: verdict.timing.map(|timing| round(timing.after_s, 6)),
-            speedup: verdict
-                .timing
-                .and_then(|timing| timing.speedup())
-                .map(|speedup| round(speedup, 2)),
-            plan_index: verdict.function.0,
-        }
-    }
-}
+use crate::verdict::Verdict;
 
 /// "12.3 ms -> 0.4 ms (30.8x)": time inside the function, unpatched and patched.
 fn time_saved(target: &TargetVerdict) -> String {
@@ -154,9 +35,20 @@ fn seconds(value: f64) -> String {
     }
 }
 
-fn round(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
+/// "12/12": hits found equal to a fresh call, of those checked; "diverged" with a
+/// divergence; "-" when no hit was checked.
+fn hits_verified(target: &TargetVerdict) -> String {
+    if target.divergence.is_some() {
+        return "diverged".to_owned();
+    }
+    match (target.hits_verified, target.hits_unverified, target.hits_divergent) {
+        (Some(verified), Some(unverified), Some(divergent))
+            if verified + unverified + divergent > 0 =>
+        {
+            format!("{verified}/{}", verified + unverified + divergent)
+        }
+        _ => "-".to_owned(),
+    }
 }
 
 fn number(value: Option<u64>) -> String {
@@ -168,7 +60,7 @@ fn rate(value: Option<f64>) -> String {
 }
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
-pub(crate) fn summary(report: &ApplyReport) -> String {
+fn summary(report: &ApplyReport) -> String {
     let counts: Vec<String> = Verdict::ALL
         .iter()
         .filter_map(|verdict| {
@@ -181,8 +73,17 @@ pub(crate) fn summary(report: &ApplyReport) -> String {
         0 | 1 => String::new(),
         parts => format!(", run in {parts} parts"),
     };
+    let verification = &report.verification;
+    let hits = if !verification.enabled {
+        "cache hits not checked (--no-verify-hits)".to_owned()
+    } else {
+        format!(
+            "{} of {} cache hits checked against a fresh call",
+            verification.hits_checked, verification.hits_seen
+        )
+    };
     format!(
-        "{}: {}; {}, {} tests executed ({baseline}: {} tests in {:.2} s{parts})",
+        "{}: {}; {}, {} tests executed ({baseline}: {} tests in {:.2} s{parts}); {hits}",
         plural(report.targets.len(), "function"),
         counts.join(", "),
         plural(report.test_runs, "test run"),
@@ -205,11 +106,21 @@ pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) ->
                 number(target.hits),
                 number(target.misses),
                 rate(target.hit_rate),
+                hits_verified(target),
                 time_saved(target),
             ]
         })
         .collect();
-    let headers = ["FUNCTION", "LOCATION", "VERDICT", "HITS", "MISSES", "HIT RATE", "TIME INSIDE"];
+    let headers = [
+        "FUNCTION",
+        "LOCATION",
+        "VERDICT",
+        "HITS",
+        "MISSES",
+        "HIT RATE",
+        "VERIFIED",
+        "TIME INSIDE",
+    ];
     let mut out = table::render(&headers, &rows);
     for target in report.targets.iter().filter(|target| target.verdict.is_finding()) {
         out.push('\n');
@@ -254,6 +165,9 @@ fn finding_text(target: &TargetVerdict) -> String {
         target.line,
         target.detail
     );
+    if let Some(divergence) = &target.divergence {
+        text.push_str(&format!("  {}\n", divergence_lines(divergence).join("\n  ")));
+    }
     for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
         text.push_str(&format!("  {}: {}\n", test.nodeid, test.message.as_deref().unwrap_or("")));
     }
@@ -271,8 +185,19 @@ fn verdict_diagnostic(
 ) -> SourceDiagnostic {
     let file = &plan.files[function.file];
     let definition = &file.functions[function.function];
-    let (message, label, help) = match target.verdict {
-        Verdict::Unsafe => {
+    let (message, label, help) = match (target.verdict, &target.divergence) {
+        (Verdict::Unsafe, Some(divergence)) => {
+            let mut message = format!(
+                "caching `{}` serves values a fresh call does not return ({})",
+                target.id,
+                divergence.kind.as_str()
+            );
+            for line in divergence_lines(divergence) {
+                message.push_str(&format!("\n  {line}"));
+            }
+            (message, "unsafe to cache", divergence_help(divergence.kind).to_owned())
+        }
+        (Verdict::Unsafe, None) => {
             let mut message =
                 format!("caching `{}` changes what the tests see: {}", target.id, target.detail);
             for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
@@ -310,6 +235,33 @@ fn verdict_diagnostic(
         .with_help(help)
 }
 
+/// The lines that show a divergence: where, the call, the two values.
+fn divergence_lines(divergence: &DivergenceEntry) -> Vec<String> {
+    vec![
+        format!(
+            "in {}: called with ({})",
+            divergence.test.as_deref().unwrap_or("no test"),
+            divergence.args
+        ),
+        format!("cached: {}", divergence.cached),
+        format!("fresh:  {}", divergence.fresh),
+    ]
+}
+
+fn divergence_help(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Mutated => {
+            "a caller changes the returned object in place, and the cache hands the changed object to every later caller; return an immutable value (a tuple, a frozenset) or a copy"
+        }
+        Kind::KeyCollision => {
+            "arguments that compare equal but differ (in type or value) share one cache entry; use typed=True, or normalise the arguments before the call"
+        }
+        Kind::FreshDiffers => {
+            "the result depends on more than the arguments (the clock, the locale, the environment, global state, a mock); leave it uncached, or pass that input as an argument"
+        }
+    }
+}
+
 fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) -> String {
     let has = |code: HazardCode| function.hazards.iter().any(|hazard| hazard.code == code);
     let failed_with = |text: &str| {
@@ -340,11 +292,11 @@ fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) 
 /// The report as a Markdown table for a pull-request comment.
 pub(crate) fn markdown(report: &ApplyReport) -> String {
     let mut out = String::from(
-        "### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate | Time inside (before -> after) |\n|---|---|---|---:|---:|---:|---:|\n",
+        "### cachescan\n\n| Function | Location | Verdict | Hits | Misses | Hit rate | Verified | Time inside (before -> after) |\n|---|---|---|---:|---:|---:|---:|---:|\n",
     );
     for target in &report.targets {
         out.push_str(&format!(
-            "| `{}` | `{}:{}` | {} | {} | {} | {} | {} |\n",
+            "| `{}` | `{}:{}` | {} | {} | {} | {} | {} | {} |\n",
             target.id,
             target.path,
             target.line,
@@ -352,6 +304,7 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
             number(target.hits),
             number(target.misses),
             rate(target.hit_rate),
+            hits_verified(target),
             time_saved(target)
         ));
     }
@@ -366,6 +319,11 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
                 target.verdict.as_str(),
                 target.detail.replace('|', "\\|")
             ));
+            if let Some(divergence) = &target.divergence {
+                for line in divergence_lines(divergence) {
+                    out.push_str(&format!("  - `{}`\n", line.replace('`', "'")));
+                }
+            }
             for test in target.broken_tests.iter().take(SHOWN_BROKEN_TESTS) {
                 out.push_str(&format!(
                     "  - `{}`: {}\n",
