@@ -41,9 +41,18 @@ pub(crate) struct JobsInfo {
 pub(crate) struct Verification {
     /// The checked screen: every function's hits were checked there.
     pub screen: Arc<RunRecord>,
-    /// Each divergent function, with the checked run whose divergence condemns it (the
-    /// screen, or a run of it alone).
-    pub divergent: BTreeMap<FunctionIndex, Arc<RunRecord>>,
+    /// The functions checked again with their cache alone (their divergence in the screen
+    /// was tainted), each with that run.
+    pub alone: BTreeMap<FunctionIndex, Arc<RunRecord>>,
+    /// The functions whose hits diverged from a fresh call: unsafe.
+    pub divergent: BTreeSet<FunctionIndex>,
+}
+
+impl Verification {
+    /// The checked run that judges a function's hits: its run alone, or the screen.
+    pub(crate) fn record_of(&self, function: FunctionIndex) -> &Arc<RunRecord> {
+        self.alone.get(&function).unwrap_or(&self.screen)
+    }
 }
 
 /// What a whole trial found.

@@ -160,7 +160,7 @@ impl<'a> Runner<'a> {
                 verify::verify_hits(&mut self, &ids, &baseline, &functions, start.early_screen)?;
             let rest = functions
                 .into_iter()
-                .filter(|function| !verification.divergent.contains_key(function))
+                .filter(|function| !verification.divergent.contains(function))
                 .collect();
             (Some(verification), rest, None)
         } else {

@@ -13,7 +13,7 @@
 //! search, whose runs have no checks. A divergent function is `unsafe` on its divergence
 //! alone and leaves the search, which then has fewer culprits to find.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::error::RunnerError;
@@ -42,26 +42,33 @@ pub(crate) fn verify_hits<L: Lab>(
         }
     };
     let screen = Arc::new(screen);
-    let mut divergent = BTreeMap::new();
+    let mut divergent = BTreeSet::new();
     let mut tainted = Vec::new();
     for &function in functions {
         match screen.divergence(&ids[function.0]) {
             Some(divergence) if divergence.tainted => tainted.push(vec![function]),
             Some(_) => {
-                divergent.insert(function, Arc::clone(&screen));
+                divergent.insert(function);
             }
             None => {}
         }
     }
-    let confirmed = each(lab, tainted, |executor, group| {
+    let alone: BTreeMap<FunctionIndex, Arc<RunRecord>> = each(lab, tainted, |executor, group| {
         let function = group[0];
         let id = &ids[function.0];
         executor.announce(Step::VerifyingAlone { id });
         let selection = baseline.callers([id.as_str()]);
-        let record =
-            executor.run_checked(&[function], selection.as_ref(), &format!("verify-{id}"))?;
-        Ok(record.divergence(id).is_some().then(|| (function, Arc::new(record))))
-    })?;
-    divergent.extend(confirmed.into_iter().flatten());
-    Ok(Verification { screen, divergent })
+        let label = format!("verify-{id}");
+        let record = executor.run_checked(&[function], selection.as_ref(), &label)?;
+        Ok((function, Arc::new(record)))
+    })?
+    .into_iter()
+    .collect();
+    divergent.extend(
+        alone
+            .iter()
+            .filter(|(function, record)| record.divergence(&ids[function.0]).is_some())
+            .map(|(function, _)| *function),
+    );
+    Ok(Verification { screen, alone, divergent })
 }

@@ -58,8 +58,12 @@ fn verdict(
             .collect();
         return skipped(format!("not patched: {}", codes.join(", ")));
     }
-    if let Some(record) =
-        trial.verification.as_ref().and_then(|verification| verification.divergent.get(&index))
+    let checked = trial.verification.as_ref().map(|verification| verification.record_of(index));
+    if let Some(record) = checked
+        && trial
+            .verification
+            .as_ref()
+            .is_some_and(|verification| verification.divergent.contains(&index))
         && let Some(divergence) = record.divergence(&function.id)
     {
         return FunctionVerdict {
@@ -75,11 +79,7 @@ fn verdict(
     let Some(judged) = trial.evidence.get(&index) else {
         return skipped("not tried".to_owned());
     };
-    let checks = trial
-        .verification
-        .as_ref()
-        .and_then(|verification| verification.screen.checks(&function.id))
-        .cloned();
+    let checks = checked.and_then(|record| record.checks(&function.id)).cloned();
     let record = &judged.record;
     let stats = record
         .observation

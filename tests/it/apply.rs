@@ -282,32 +282,6 @@ fn assert_all_gone(what: &str, survivors: impl Fn() -> Vec<u32>) {
     }
 }
 
-/// Snapshot settings for the JSON report: its duration hidden.
-fn json_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r#""duration_s": \d+(\.\d+)?"#, r#""duration_s": "[duration_s]""#);
-    // Hashes change with every edit of the fixture; their own tests live in tests/it/scale.rs.
-    settings
-        .add_filter(r#""(manifest_sha256|source_sha256)": "[0-9a-f]{64}""#, r#""$1": "[sha256]""#);
-    // Time inside a function is measured, so it varies from run to run.
-    settings.add_filter(
-        r#""(time_before_s|time_after_s|speedup)": \d+(\.\d+)?(e-?\d+)?"#,
-        r#""$1": "[measured]""#,
-    );
-    settings
-}
-
-/// Snapshot settings for the human report: the scratch path and every duration hidden.
-fn human_settings(project: &Project) -> insta::Settings {
-    let mut settings = project.scratch.snapshot_settings();
-    settings.add_filter(r"in \d+(\.\d+)? s\b", "in [DURATION]");
-    settings.add_filter(
-        r"\d+(\.\d+)? (µs|ms|s) -> \d+(\.\d+)? (µs|ms|s)( \(\d+\.\dx\))?",
-        "[TIME INSIDE]",
-    );
-    settings
-}
-
 // ---------------------------------------------------------------------------------------------
 // The `verdicts` fixture: one function per verdict, judged in one run shared by the tests.
 
@@ -453,7 +427,8 @@ fn orphan_is_invisible_with_null_hits() {
 #[test]
 fn verdicts_json_report_snapshot() {
     let stdout = VERDICTS.run.stdout_text();
-    json_settings().bind(|| insta::assert_snapshot!("verdicts_json_report", stdout));
+    crate::common::json_report_settings()
+        .bind(|| insta::assert_snapshot!("verdicts_json_report", stdout));
 }
 
 #[test]
@@ -463,7 +438,9 @@ fn verdicts_human_report_snapshot() {
     run.assert_code(FINDINGS);
     project.assert_unchanged();
     let stdout = run.stdout_text();
-    human_settings(&project).bind(|| insta::assert_snapshot!("verdicts_human_report", stdout));
+    project
+        .human_report_settings()
+        .bind(|| insta::assert_snapshot!("verdicts_human_report", stdout));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! - `plan`, `manifest_errors`, `schema`: the dry run, bad input, the manifest's schema;
 //! - `apply`: verdicts, restores, crashes, interrupts and locks, end to end;
 //! - `scale`: test selection, the baseline cache, shards and `merge`, `--jobs`;
+//! - `verify`: checked runs, every cache hit against a fresh call;
 //! - `architecture`: layers, import cycles and file lengths of `src/`.
 //!
 //! Run one area with a filter: `cargo test --test it apply::`.
@@ -16,3 +17,4 @@ mod manifest_errors;
 mod plan;
 mod scale;
 mod schema;
+mod verify;

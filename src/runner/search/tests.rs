@@ -675,7 +675,7 @@ impl FakeLab {
 }
 
 fn divergent(verification: &crate::outcome::trial::Verification) -> Vec<usize> {
-    verification.divergent.keys().map(|function| function.0).collect()
+    verification.divergent.iter().map(|function| function.0).collect()
 }
 
 #[test]
@@ -688,9 +688,8 @@ fn divergences_are_found_in_one_checked_screen_without_halving() {
     assert_eq!(lab.runs[0].functions, (0..8).collect::<Vec<_>>());
     assert_eq!(lab.runs[0].selection, None, "the whole suite");
     assert_eq!(divergent(&verification), [1, 2, 6]);
-    assert!(
-        verification.divergent.values().all(|record| Arc::ptr_eq(record, &verification.screen))
-    );
+    assert!(verification.alone.is_empty(), "no divergence was tainted");
+    assert!(Arc::ptr_eq(verification.record_of(FunctionIndex(1)), &verification.screen));
 }
 
 #[test]
@@ -705,6 +704,8 @@ fn a_tainted_divergence_is_checked_again_with_its_cache_alone() {
     assert_eq!(alone.functions, [3], "its cache alone");
     assert_eq!(alone.selection, Some(tests(&["t3_0", "t3_1"])), "on its callers");
     assert_eq!(divergent(&verification), [4], "f3 did not diverge alone");
+    let record = verification.record_of(FunctionIndex(3));
+    assert_eq!(record.log, PathBuf::from("verify-m:f3"), "its hits are judged by its run alone");
 }
 
 #[test]

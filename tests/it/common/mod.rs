@@ -295,3 +295,18 @@ fn regex_escape(text: &str) -> String {
     }
     escaped
 }
+
+/// insta settings for a JSON report: durations, hashes and measured times hidden.
+pub fn json_report_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r#""duration_s": \d+(\.\d+)?"#, r#""duration_s": "[duration_s]""#);
+    // Hashes change with every edit of the fixture; their own tests are in scale.rs.
+    settings
+        .add_filter(r#""(manifest_sha256|source_sha256)": "[0-9a-f]{64}""#, r#""$1": "[sha256]""#);
+    // Time inside a function is measured, so it varies from run to run.
+    settings.add_filter(
+        r#""(time_before_s|time_after_s|speedup)": \d+(\.\d+)?(e-?\d+)?"#,
+        r#""$1": "[measured]""#,
+    );
+    settings
+}

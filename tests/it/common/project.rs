@@ -61,6 +61,18 @@ impl Project {
         super::run_with_env(self.root(), args, &environment)
     }
 
+    /// insta settings for a human or Markdown report of a run here: the scratch path and
+    /// every duration hidden.
+    pub fn human_report_settings(&self) -> insta::Settings {
+        let mut settings = self.scratch.snapshot_settings();
+        settings.add_filter(r"in \d+(\.\d+)? s\b", "in [DURATION]");
+        settings.add_filter(
+            r"\d+(\.\d+)? (µs|ms|s) -> \d+(\.\d+)? (µs|ms|s)( \(\d+\.\dx\))?",
+            "[TIME INSIDE]",
+        );
+        settings
+    }
+
     /// Panic unless the tree is byte for byte the fixture, with nothing new outside
     /// `.cachescan/`.
     #[track_caller]

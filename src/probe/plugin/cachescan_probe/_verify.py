@@ -30,8 +30,8 @@ cached and the fresh value (reprs, truncated) and a kind:
 Two caches must not hide each other.  During a fresh call every verifier calls
 its original function directly (no cache at all), so the fresh value is fresh
 all the way down; and when such a direct call has a remembered entry for its
-arguments, the two are compared too (that call would have been a hit of this
-cache).  An entry whose value was computed while another cache answered a hit
+arguments, the two are compared too: that call would have been a hit of this
+cache, and is counted as one.  An entry whose value was computed while another cache answered a hit
 inside it is ``tainted``: its divergence may be that other cache's doing, and
 the divergence says so (cachescan then confirms it with this cache alone).
 
@@ -289,24 +289,28 @@ class Verifier(object):
     def _check(self, args, kwargs, cached):
         fresh, raised = self._fresh(args, kwargs)
         outcome = DIFFER if raised else compare(cached, fresh)
+        self._count(outcome, args, kwargs, cached, fresh, raised)
+
+    def _call_uncached(self, args, kwargs):
+        """Inside a fresh call: the original function, and, when this cache holds an
+        entry for the arguments, a check of that would-be hit."""
+        value = self.original(*args, **kwargs)
+        try:
+            entry = self.entries.get(self._key(args, kwargs))
+        except Exception:
+            entry = None
+        if entry is not None:
+            self.hits += 1
+            self._count(compare(entry.value, value), args, kwargs, entry.value, value, False)
+        return value
+
+    def _count(self, outcome, args, kwargs, cached, fresh, raised):
         if outcome == EQUAL:
             self.verified += 1
         elif outcome == UNVERIFIED:
             self.unverified += 1
         else:
             self._diverged(args, kwargs, cached, fresh, raised)
-
-    def _call_uncached(self, args, kwargs):
-        """Inside a fresh call: the original function, and a comparison with the
-        entry this call would have hit."""
-        value = self.original(*args, **kwargs)
-        try:
-            entry = self.entries.get(self._key(args, kwargs))
-        except Exception:
-            entry = None
-        if entry is not None and compare(entry.value, value) == DIFFER:
-            self._diverged(args, kwargs, entry.value, value, False)
-        return value
 
     # ---- divergences -----------------------------------------------------
     def _diverged(self, args, kwargs, cached, fresh, raised):
