@@ -5,10 +5,12 @@
 //! patterns that matched nothing (with a "did you mean") and notes. `planner` builds it:
 //! it finds each target's file, parses it once ([`crate::python::source`]) and matches the
 //! globs; problems that make the plan meaningless (missing module, missing file, syntax
-//! error) come back as diagnostics instead. `plan` prints a [`Plan`]; `apply` consumes the
-//! same value.
+//! error) come back as diagnostics instead. `project` then parses the rest of the project
+//! tree for the hazards only the whole project shows. `plan` prints a [`Plan`]; `apply`
+//! consumes the same value.
 
 mod planner;
+mod project;
 
 use std::collections::BTreeMap;
 
@@ -102,7 +104,9 @@ impl Plan {
         manifest: &Manifest,
         settings: &Settings,
     ) -> Result<Plan, Vec<miette::Report>> {
-        planner::build(manifest, settings)
+        let mut plan = planner::build(manifest, settings)?;
+        project::add_project_hazards(&mut plan, manifest);
+        Ok(plan)
     }
 
     /// Indices of the functions whose action is `patch`.

@@ -47,6 +47,25 @@ pub(super) fn build(manifest: &Manifest, settings: &Settings) -> Result<Plan, Ve
     Ok(plan)
 }
 
+/// Parse every file, spread over the machine's cores (parsing is most of a large plan's
+/// time); `root` names them in diagnostics. Results in the order of `paths`.
+pub(super) fn parse_in_parallel(
+    paths: &[&PathBuf],
+    root: &Path,
+) -> Vec<Result<PythonFile, SourceError>> {
+    let load = |path: &&PathBuf| PythonFile::load(path, relative_display(path, root));
+    let threads =
+        std::thread::available_parallelism().map_or(1, usize::from).min(paths.len().max(1));
+    let chunk = paths.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(chunk)
+            .map(|paths| scope.spawn(move || paths.iter().map(load).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
+    })
+}
+
 struct Planner<'a> {
     manifest: &'a Manifest,
     settings: &'a Settings,
@@ -92,19 +111,7 @@ impl Planner<'_> {
                 unique.push(path);
             }
         }
-        let root = &self.manifest.root;
-        let load = |path: &&PathBuf| PythonFile::load(path, relative_display(path, root));
-        let threads =
-            std::thread::available_parallelism().map_or(1, usize::from).min(unique.len().max(1));
-        let chunk = unique.len().div_ceil(threads).max(1);
-        let results: Vec<Result<PythonFile, SourceError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = unique
-                .chunks(chunk)
-                .map(|paths| scope.spawn(move || paths.iter().map(load).collect::<Vec<_>>()))
-                .collect();
-            workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
-        });
-        for result in results {
+        for result in parse_in_parallel(&unique, &self.manifest.root) {
             match result {
                 Ok(file) => self.files.push(file),
                 Err(error) => self.problems.push(miette::Report::new(*error)),
@@ -277,7 +284,7 @@ fn mark_repeated_definitions(functions: &mut [PlannedFunction], files: &[PythonF
 
 /// The dotted module name of a file: relative to the first source root that contains it,
 /// or its file stem.
-pub(crate) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) -> String {
+pub(super) fn module_name_of(path: &Path, root: &Path, source_roots: &[String]) -> String {
     let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
     for source_root in source_roots {
         let base = root.join(source_root);

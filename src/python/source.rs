@@ -14,8 +14,10 @@ use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
+use crate::python::facts::{self, FunctionFacts, ModuleFacts};
 use crate::python::hazard::Hazard;
 use crate::python::hazard::analysis::{self as hazard, HazardContext};
+use crate::python::hazard::names::decorator_name;
 use crate::ui::diagnostic::{SourceDiagnostic, SourceFile};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -38,6 +40,8 @@ pub(crate) struct PythonFile {
     pub imports_functools: bool,
     /// Where `import functools` goes: after the docstring and `from __future__` imports.
     pub import_insertion: ImportInsertion,
+    /// What other modules' hazards need of this one (see [`crate::python::facts`]).
+    pub facts: ModuleFacts,
 }
 
 /// Where to insert `import functools`.
@@ -68,6 +72,8 @@ pub(crate) struct FunctionDef {
     /// Defined inside `if`/`try`/`with`/`for`/`while`/`match` at its scope.
     pub is_conditional: bool,
     pub hazards: Vec<Hazard>,
+    /// What other functions' hazards need of this one.
+    pub facts: FunctionFacts,
 }
 
 /// Why a file could not be modelled: unreadable, not UTF-8, or a syntax error (with the
@@ -114,11 +120,13 @@ impl PythonFile {
         })?;
         let module = parsed.syntax();
         let reassigned_globals = hazard::reassigned_globals(&module.body);
+        let facts = facts::module_facts(&module.body, &source);
         let mut collector = Collector {
             text: &source.text,
             source: &source,
             tokens: parsed.tokens(),
             reassigned_globals: &reassigned_globals,
+            module: &facts,
             functions: Vec::new(),
         };
         collector.body(&module.body, "", false, false);
@@ -134,6 +142,7 @@ impl PythonFile {
             functions,
             imports_functools,
             import_insertion,
+            facts,
         })
     }
 
@@ -152,6 +161,7 @@ struct Collector<'a> {
     source: &'a SourceFile,
     tokens: &'a ruff_python_ast::token::Tokens,
     reassigned_globals: &'a HashSet<String>,
+    module: &'a ModuleFacts,
     functions: Vec<FunctionDef>,
 }
 
@@ -218,9 +228,15 @@ impl Collector<'_> {
             function.name.end(),
         );
         let is_overload = function.decorator_list.iter().any(|decorator| {
-            hazard::decorator_name(&decorator.expression).rsplit('.').next() == Some("overload")
+            decorator_name(&decorator.expression).rsplit('.').next() == Some("overload")
         });
-        let context = HazardContext { in_class, reassigned_globals: self.reassigned_globals, head };
+        let context = HazardContext {
+            in_class,
+            module: self.module,
+            reassigned_globals: self.reassigned_globals,
+            head,
+        };
+        let (hazards, facts) = hazard::analyze(function, &context);
         self.functions.push(FunctionDef {
             qualname: format!("{prefix}{}", function.name.as_str()),
             line: self.source.line_of(keyword_offset),
@@ -229,7 +245,8 @@ impl Collector<'_> {
             head,
             is_overload,
             is_conditional: conditional,
-            hazards: hazard::analyze(function, &context),
+            hazards,
+            facts,
         });
     }
 

@@ -408,3 +408,59 @@ fn redirected_report_has_no_colour_codes_when_stderr_is_a_terminal() {
         written.replace('\x1b', "\\e")
     );
 }
+
+#[test]
+fn hazards_that_only_the_whole_project_shows_are_found() {
+    // `timeout` calls a helper that reads the environment; `first_limit` reads a list that
+    // another module appends to. Neither function's own body shows it.
+    let project = Scratch::empty();
+    project.write(
+        "cachescan.yaml",
+        "version: 1\ntargets:\n  - module: app.api\n    functions: [\"*\"]\n",
+    );
+    project.write("src/app/__init__.py", "");
+    project.write(
+        "src/app/env.py",
+        "import os\n\n\ndef _setting(name):\n    return os.environ.get(name)\n",
+    );
+    project.write("src/app/conf.py", "LIMITS = []\n");
+    project.write(
+        "src/app/load.py",
+        "from app import conf\n\n\ndef load(x):\n    conf.LIMITS.append(x)\n",
+    );
+    project.write(
+        "src/app/api.py",
+        "from app.conf import LIMITS\nfrom app.env import _setting\n\n\ndef timeout():\n    return int(_setting(\"T\") or 5)\n\n\ndef first_limit():\n    return LIMITS[0]\n\n\ndef double(x):\n    return 2 * x\n",
+    );
+    let run = crate::common::run(project.root(), &["plan", "--format", "json"]);
+    run.assert_code(SUCCESS);
+    let plan = run.stdout_json();
+    let hazards = |id: &str| -> Vec<(String, String)> {
+        planned(&plan)
+            .iter()
+            .find(|function| function["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is planned: {plan:#}"))["hazards"]
+            .as_array()
+            .expect("hazards")
+            .iter()
+            .map(|hazard| {
+                (
+                    hazard["code"].as_str().unwrap_or_default().to_owned(),
+                    hazard["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let timeout = hazards("app.api:timeout");
+    assert_eq!(timeout.len(), 1, "{timeout:?}");
+    assert_eq!(timeout[0].0, "impure-call");
+    assert!(timeout[0].1.contains("via _setting -> os.environ.get()"), "{timeout:?}");
+    let first_limit = hazards("app.api:first_limit");
+    assert_eq!(first_limit.len(), 1, "{first_limit:?}");
+    assert_eq!(first_limit[0].0, "global-state");
+    assert!(
+        first_limit[0].1.contains("`conf.LIMITS.append(...)` at src/app/load.py:5"),
+        "{first_limit:?}"
+    );
+    assert!(hazards("app.api:double").is_empty());
+}

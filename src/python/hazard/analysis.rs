@@ -7,75 +7,31 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, ExprContext, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 
+use super::names::{
+    CACHING_DECORATORS, TRANSPARENT_DECORATORS, decorator_name, describe_mutable_return,
+    dotted_name, is_impure_callee, is_mutable_display, is_unhashable_annotation,
+};
 use super::{Hazard, HazardCode};
+use crate::python::facts::{FunctionFacts, ModuleFacts};
 
 /// What the analysis needs to know about the function's surroundings.
 #[derive(Debug)]
 pub(crate) struct HazardContext<'a> {
     pub in_class: bool,
+    /// What the module binds: the reads and calls worth remembering in the facts.
+    pub module: &'a ModuleFacts,
     /// Module-level names that are bound more than once or declared `global` somewhere.
     pub reassigned_globals: &'a HashSet<String>,
     /// From the `def` (or `async`) keyword to the end of the name.
     pub head: TextRange,
 }
 
-/// Decorator names that already cache.
-const CACHING_DECORATORS: &[&str] = &["lru_cache", "cache", "cached_property", "cached", "memoize"];
-/// Decorators under which an innermost cache is the usual, working placement.
-const TRANSPARENT_DECORATORS: &[&str] =
-    &["staticmethod", "classmethod", "property", "override", "final"];
-/// Calls that create a fresh mutable container.
-const MUTABLE_CONSTRUCTORS: &[&str] =
-    &["list", "dict", "set", "bytearray", "defaultdict", "OrderedDict", "Counter", "deque"];
-/// Annotations that name a mutable, unhashable type.
-const UNHASHABLE_TYPES: &[&str] = &[
-    "list",
-    "dict",
-    "set",
-    "bytearray",
-    "List",
-    "Dict",
-    "Set",
-    "MutableMapping",
-    "MutableSequence",
-    "MutableSet",
-    "DefaultDict",
-    "Counter",
-    "Deque",
-];
-/// Whole modules whose calls depend on the world.
-const IMPURE_MODULES: &[&str] = &[
-    "time",
-    "random",
-    "secrets",
-    "subprocess",
-    "socket",
-    "requests",
-    "urllib",
-    "shutil",
-    "tempfile",
-    "uuid",
-    "sys.stdin",
-];
-/// Built-in functions with effects or inputs outside their arguments.
-const IMPURE_BUILTINS: &[&str] = &["open", "input", "print", "exec"];
-/// `os.path` functions that are pure string manipulation.
-const PURE_OS_PATH: &[&str] = &[
-    "join",
-    "basename",
-    "dirname",
-    "split",
-    "splitext",
-    "normpath",
-    "normcase",
-    "isabs",
-    "relpath",
-    "commonpath",
-    "commonprefix",
-];
-
-/// All hazards of one function, at most one per code (the first occurrence).
-pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'_>) -> Vec<Hazard> {
+/// All hazards of one function, at most one per code (the first occurrence), and the
+/// facts about it that other functions' hazards use.
+pub(crate) fn analyze(
+    function: &ast::StmtFunctionDef,
+    context: &HazardContext<'_>,
+) -> (Vec<Hazard>, FunctionFacts) {
     let mut hazards = Vec::new();
     let mut add = |code: HazardCode, message: String, help: &str, range: TextRange| {
         if !hazards.iter().any(|hazard: &Hazard| hazard.code == code) {
@@ -179,11 +135,12 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
         );
     }
 
-    let mut body = BodyVisitor::new(context.reassigned_globals, parameters);
+    let mut body = BodyVisitor::new(context.reassigned_globals, context.module, parameters);
     body.bind_locals(&function.body);
     for statement in &function.body {
         body.visit_stmt(statement);
     }
+    let facts = std::mem::take(&mut body.facts);
     for (code, range, detail) in body.findings {
         let (message, help) = match code {
             HazardCode::GeneratorFunction => (
@@ -209,100 +166,32 @@ pub(crate) fn analyze(function: &ast::StmtFunctionDef, context: &HazardContext<'
         add(code, message, help, range);
     }
     hazards.sort_by_key(|hazard| (hazard.code.severity(), hazard.range.start()));
-    hazards
-}
-
-/// Dotted name of a decorator expression, without call arguments: `functools.lru_cache`.
-pub(crate) fn decorator_name(expression: &Expr) -> String {
-    match expression {
-        Expr::Call(call) => decorator_name(&call.func),
-        other => dotted_name(other).unwrap_or_else(|| "<expression>".to_owned()),
-    }
-}
-
-/// `a.b.c` for a chain of names and attributes.
-fn dotted_name(expression: &Expr) -> Option<String> {
-    match expression {
-        Expr::Name(name) => Some(name.id.to_string()),
-        Expr::Attribute(attribute) => {
-            dotted_name(&attribute.value).map(|head| format!("{head}.{}", attribute.attr.as_str()))
-        }
-        _ => None,
-    }
-}
-
-fn is_unhashable_annotation(annotation: &Expr) -> bool {
-    let base = match annotation {
-        Expr::Subscript(subscript) => &subscript.value,
-        other => other,
-    };
-    dotted_name(base)
-        .is_some_and(|name| UNHASHABLE_TYPES.contains(&name.rsplit('.').next().unwrap_or(&name)))
-}
-
-/// A display or comprehension that builds a fresh list, dict or set.
-fn is_mutable_display(expression: &Expr) -> bool {
-    matches!(
-        expression,
-        Expr::List(_)
-            | Expr::Dict(_)
-            | Expr::Set(_)
-            | Expr::ListComp(_)
-            | Expr::DictComp(_)
-            | Expr::SetComp(_)
-    )
-}
-
-fn describe_mutable_return(expression: &Expr) -> Option<String> {
-    if is_mutable_display(expression) {
-        return Some("a new list, dict or set".to_owned());
-    }
-    if let Expr::Call(call) = expression {
-        let callee = dotted_name(&call.func)?;
-        let last = callee.rsplit('.').next().unwrap_or(&callee);
-        if MUTABLE_CONSTRUCTORS.contains(&last) {
-            return Some(format!("a `{callee}(...)`"));
-        }
-    }
-    None
-}
-
-fn is_impure_callee(callee: &str) -> bool {
-    if IMPURE_BUILTINS.contains(&callee) {
-        return true;
-    }
-    if IMPURE_MODULES
-        .iter()
-        .any(|module| callee.starts_with(module) && callee[module.len()..].starts_with('.'))
-    {
-        return true;
-    }
-    let mut parts = callee.rsplit('.');
-    let last = parts.next().unwrap_or(callee);
-    let owner = parts.next();
-    if matches!(last, "now" | "utcnow" | "today") && matches!(owner, Some("datetime" | "date")) {
-        return true;
-    }
-    if let Some(rest) = callee.strip_prefix("os.") {
-        return match rest.strip_prefix("path.") {
-            Some(function) => !PURE_OS_PATH.contains(&function),
-            None => !matches!(rest, "fspath" | "fsencode" | "fsdecode"),
-        };
-    }
-    false
+    (hazards, facts)
 }
 
 /// Walks one function body without entering nested functions, classes or lambdas.
 struct BodyVisitor<'a> {
     reassigned_globals: &'a HashSet<String>,
+    module: &'a ModuleFacts,
     locals: HashSet<String>,
     findings: Vec<(HazardCode, TextRange, String)>,
+    facts: FunctionFacts,
 }
 
 impl<'a> BodyVisitor<'a> {
-    fn new(reassigned_globals: &'a HashSet<String>, parameters: &ast::Parameters) -> Self {
+    fn new(
+        reassigned_globals: &'a HashSet<String>,
+        module: &'a ModuleFacts,
+        parameters: &ast::Parameters,
+    ) -> Self {
         let locals = parameters.iter().map(|parameter| parameter.name().to_string()).collect();
-        Self { reassigned_globals, locals, findings: Vec::new() }
+        Self {
+            reassigned_globals,
+            module,
+            locals,
+            findings: Vec::new(),
+            facts: FunctionFacts::default(),
+        }
     }
 
     /// Names the body binds are local: reading them is not global state.
@@ -351,7 +240,17 @@ impl<'a> BodyVisitor<'a> {
     }
 
     fn found(&mut self, code: HazardCode, range: TextRange, detail: String) {
+        if code == HazardCode::ImpureCall && self.facts.impure.is_none() {
+            self.facts.impure = Some(detail.clone());
+        }
         self.findings.push((code, range, detail));
+    }
+
+    /// Whether a dotted name starts with a name bound outside the function that can lead
+    /// to project code (a module-level function or container, an import).
+    fn names_project_code(&self, dotted: &str) -> bool {
+        let head = dotted.split('.').next().unwrap_or(dotted);
+        !self.locals.contains(head) && self.module.may_name_project_code(head)
     }
 }
 
@@ -394,10 +293,14 @@ impl<'b> Visitor<'b> for BodyVisitor<'_> {
                 self.found(HazardCode::GeneratorFunction, expr.range(), String::new());
             }
             Expr::Call(call) => {
-                if let Some(callee) =
-                    dotted_name(&call.func).filter(|callee| is_impure_callee(callee))
-                {
-                    self.found(HazardCode::ImpureCall, expr.range(), format!("{callee}()"));
+                if let Some(callee) = dotted_name(&call.func) {
+                    if is_impure_callee(&callee) {
+                        self.found(HazardCode::ImpureCall, expr.range(), format!("{callee}()"));
+                    } else if self.names_project_code(&callee)
+                        && !self.facts.calls.iter().any(|(known, _)| *known == callee)
+                    {
+                        self.facts.calls.push((callee, expr.range()));
+                    }
                 }
             }
             Expr::Attribute(attribute)
@@ -408,6 +311,11 @@ impl<'b> Visitor<'b> for BodyVisitor<'_> {
             }
             Expr::Name(name) if name.ctx == ExprContext::Load => {
                 let id = name.id.as_str();
+                if self.names_project_code(id)
+                    && !self.facts.reads.iter().any(|(known, _)| known == id)
+                {
+                    self.facts.reads.push((id.to_owned(), expr.range()));
+                }
                 if self.reassigned_globals.contains(id) && !self.locals.contains(id) {
                     self.found(
                         HazardCode::GlobalState,
@@ -468,4 +376,43 @@ pub(crate) fn reassigned_globals(module: &[Stmt]) -> HashSet<String> {
     let mut names = counter.declared_global;
     names.extend(counter.counts.into_iter().filter(|(_, count)| *count > 1).map(|(name, _)| name));
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_facts_name_reads_from_outside_calls_and_the_first_impure_call() {
+        let parsed = ruff_python_parser::parse_module(
+            "def f(x):\n    y = LIMIT + x\n    helper(y)\n    os.getenv('A')\n    return util.scale(y)\n",
+        )
+        .expect("parses");
+        let Stmt::FunctionDef(function) = &parsed.syntax().body[0] else { panic!("a def") };
+        let reassigned = HashSet::new();
+        let head = function.name.range();
+        let module = ModuleFacts {
+            containers: ["LIMIT".to_owned()].into(),
+            functions: ["helper".to_owned()].into(),
+            imports: vec![crate::python::facts::Import {
+                alias: "util".to_owned(),
+                module: "util".to_owned(),
+                level: 0,
+                name: None,
+            }],
+            mutations: Vec::new(),
+        };
+        let context = HazardContext {
+            in_class: false,
+            module: &module,
+            reassigned_globals: &reassigned,
+            head,
+        };
+        let (_, facts) = analyze(function, &context);
+        let reads: Vec<&str> = facts.reads.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(reads, ["LIMIT", "helper", "util"], "names that can lead to project code");
+        let calls: Vec<&str> = facts.calls.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(calls, ["helper", "util.scale"]);
+        assert_eq!(facts.impure.as_deref(), Some("os.getenv()"));
+    }
 }

@@ -8,6 +8,7 @@
 //! the judge. Finding them in a function's AST is [`analysis`]'s job.
 
 pub(crate) mod analysis;
+pub(crate) mod names;
 
 use ruff_text_size::TextRange;
 use serde::Serialize;
