@@ -6,7 +6,11 @@
 //!    broken test form one component; components are searched independently, so a culprit
 //!    found in one never re-runs another.
 //! 3. Within a component, halve the group: when the left half is clean, the culprit is on
-//!    the right without running it. k culprits among N cost about k x log2(N) runs.
+//!    the right without running it. k culprits among N cost about k x log2(N) runs. When
+//!    the broken tests prove that more than a third of a component are culprits (that many
+//!    broken tests share no suspect, so each needs a culprit of its own), halving costs
+//!    more than it saves: each suspect is run alone instead, N runs that are also the
+//!    confirmations.
 //! 4. Confirm each suspect alone (unless a halving already ran it alone). When that run,
 //!    limited to the suspect's callers, broke a test the screen did not break, run the same
 //!    tests uncached (a control): a test failing there too needs a test the selection left
@@ -32,7 +36,7 @@
 //! The search runs against the [`Lab`] and [`Executor`] traits only, so the unit tests below
 //! drive every branch with a fake in milliseconds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::error::RunnerError;
@@ -165,6 +169,9 @@ fn find_culprits<L: Lab>(
         .iter()
         .flat_map(|component| match component.len() {
             1 => vec![component.clone()],
+            _ if search.is_dense(component) => {
+                component.iter().map(|&function| vec![function]).collect()
+            }
             _ => {
                 let (left, right) = halves(component);
                 vec![left, right]
@@ -303,6 +310,36 @@ impl<'s> Search<'s> {
         groups
     }
 
+    /// Whether the broken tests prove that more than a third of `component` are culprits:
+    /// then running each alone costs fewer runs than halving (adaptive group testing stops
+    /// paying near that density). The proof is a set of broken tests no two of which share
+    /// a suspect, each needing a culprit of its own, gathered greedily from the tests with
+    /// the fewest suspects; a lower bound, so a sparse component is never run one by one.
+    fn is_dense(&self, component: &[FunctionIndex]) -> bool {
+        // Two suspects cost two runs either way.
+        if component.len() < 3 || self.whole_suite || !self.unattributed.is_empty() {
+            return false;
+        }
+        let mut suspects_of: BTreeMap<String, BTreeSet<FunctionIndex>> = BTreeMap::new();
+        for &function in component {
+            let Some(callers) = self.baseline.callers([self.id(function)]) else { return false };
+            for test in callers.intersection(&self.broken) {
+                suspects_of.entry(test.clone()).or_default().insert(function);
+            }
+        }
+        let mut tests: Vec<&BTreeSet<FunctionIndex>> = suspects_of.values().collect();
+        tests.sort_by_key(|suspects| suspects.len());
+        let mut used = BTreeSet::new();
+        let mut culprits_at_least = 0;
+        for suspects in tests {
+            if suspects.is_disjoint(&used) {
+                used.extend(suspects.iter().copied());
+                culprits_at_least += 1;
+            }
+        }
+        culprits_at_least * 3 > component.len()
+    }
+
     /// Say that `function` is confirmed alone; the label of that run.
     fn confirming(&self, executor: &dyn Executor, function: FunctionIndex) -> String {
         let id = self.id(function);
@@ -346,7 +383,11 @@ impl<'s> Search<'s> {
         component: Vec<FunctionIndex>,
     ) -> Result<Vec<(FunctionIndex, Judged)>, RunnerError> {
         let mut suspects = Vec::new();
-        self.isolate(executor, component, &mut suspects)?;
+        if self.is_dense(&component) {
+            suspects.extend(component.into_iter().map(|function| (function, None)));
+        } else {
+            self.isolate(executor, component, &mut suspects)?;
+        }
         let mut confirmed = Vec::new();
         for (function, solo) in suspects {
             let found = match solo {

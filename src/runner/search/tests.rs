@@ -483,6 +483,64 @@ fn several_culprits_in_one_component_are_each_isolated_and_confirmed() {
     assert!(!lab.labels().contains(&"confirm-rest"), "the culprits explain the screen");
 }
 
+/// Six functions that share one test and each have their own; `culprits` break their own
+/// test, and the first of them the shared one too (so all six are one component).
+fn dense(culprits: &[usize]) -> Suite {
+    let mut suite = Suite { functions: 6, ..Suite::default() };
+    suite.add_test("shared", &(0..6).collect::<Vec<_>>());
+    for function in 0..6 {
+        suite.add_test(&format!("own{function}"), &[function]);
+    }
+    for (position, &culprit) in culprits.iter().enumerate() {
+        let own = format!("own{culprit}");
+        let broken: &[&str] = if position == 0 { &["shared", &own] } else { &[&own] };
+        suite = suite.breaking(culprit, broken);
+    }
+    suite
+}
+
+#[test]
+fn a_component_proven_dense_runs_each_suspect_alone_instead_of_halving() {
+    // Four broken tests with no suspect in common prove four culprits among six: halving
+    // takes ten runs here (eight halvings, two confirmations), one run each takes six, and
+    // each is its own confirmation.
+    let mut lab = FakeLab::new(dense(&[0, 2, 3, 5]));
+    let evidence = lab.bisect();
+    assert_eq!(
+        lab.labels(),
+        [
+            "screen",
+            "confirm-m:f0",
+            "confirm-m:f1",
+            "confirm-m:f2",
+            "confirm-m:f3",
+            "confirm-m:f4",
+            "confirm-m:f5"
+        ]
+    );
+    assert_eq!(culprits(&evidence), [0, 2, 3, 5]);
+    assert_eq!(lab.run("confirm-m:f4").selection, Some(tests(&["own4", "shared"])));
+}
+
+#[test]
+fn a_component_with_too_few_proven_culprits_is_still_halved() {
+    // Two culprits proven among six (a third, not more): halving is cheaper on average.
+    let mut lab = FakeLab::new(dense(&[0, 5]));
+    let evidence = lab.bisect();
+    assert_eq!(culprits(&evidence), [0, 5]);
+    assert!(lab.labels().iter().any(|label| label.starts_with("bisect-")), "{:?}", lab.labels());
+}
+
+#[test]
+fn in_parallel_a_dense_component_runs_its_suspects_side_by_side() {
+    let mut serial = FakeLab::new(dense(&[0, 2, 3, 5]));
+    let mut parallel = FakeLab::new(dense(&[0, 2, 3, 5])).with_jobs(2);
+    let (serial_evidence, parallel_evidence) = (serial.bisect(), parallel.bisect());
+    assert_eq!(culprits(&parallel_evidence), culprits(&serial_evidence));
+    assert_eq!(parallel.labels(), serial.labels());
+    assert_eq!(parallel.parallel_batches, 1);
+}
+
 #[test]
 fn independent_components_are_searched_apart() {
     let suite = Suite::separate(6, 2).breaking(1, &["t1_0"]).breaking(4, &["t4_1"]);
