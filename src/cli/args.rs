@@ -144,9 +144,10 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// Check every cache hit against a fresh call of the function (the default): `safe`
-    /// then also means that every hit returned what a fresh call returns. Checked runs
-    /// find divergences (a caller mutating the cached value, colliding keys, hidden
-    /// inputs); test outcomes are always judged from runs without checks.
+    /// then also means that every hit would return what a fresh call returns. The
+    /// baseline finds divergences (a caller mutating the cached value, colliding keys,
+    /// hidden inputs) without an extra call: it runs every call uncached and compares
+    /// each one its cache would answer with what the cache would have answered.
     #[arg(long, overrides_with = "no_verify_hits")]
     pub verify_hits: bool,
     /// Do not check hits: `safe` means only that no test changed outcome (the report says

@@ -25,11 +25,13 @@ pub(crate) struct RunOptions {
     pub jobs: usize,
     /// Judge only this shard of the planned functions.
     pub shard: Option<Shard>,
-    /// Check cache hits against fresh calls (`--verify-hits`, the default).
+    /// Check would-be cache hits against the calls themselves (`--verify-hits`, the
+    /// default).
     pub verify: Verification,
 }
 
-/// Whether, and how many, cache hits a checked run compares with a fresh call.
+/// Whether, and how many, would-be cache hits the baseline compares with the calls
+/// themselves.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub(crate) enum Verification {
@@ -40,10 +42,6 @@ pub(crate) enum Verification {
 }
 
 impl Verification {
-    pub(crate) fn is_on(self) -> bool {
-        matches!(self, Verification::On { .. })
-    }
-
     /// The probe's `CACHESCAN_PROBE_VERIFY`: `1`, or `RATE:SEED` for a sample.
     pub(crate) fn probe_setting(self) -> Option<String> {
         match self {

@@ -1,9 +1,11 @@
-//! The baseline: the unmodified suite's outcomes, call map and timings, and the one query
-//! the search and the shards ask of it: which tests call a function.
+//! The baseline: the unmodified suite's outcomes, call map, timings and checks of would-be
+//! cache hits, and the one query the search and the shards ask of it: which tests call a
+//! function.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::probe::protocol::{Divergence, ProbeVerify};
 use crate::probe::{Observation, SESSION_KEY};
 
 /// The baseline: what the unmodified suite did.
@@ -29,6 +31,17 @@ impl Baseline {
     ) -> Self {
         let failures = observation.failing_tests();
         Self { observation, duration, failures, reused, parts }
+    }
+
+    /// What the checks saw of a target's would-be hits (`--verify-hits`); `None` without
+    /// checks, or when the target could not be observed.
+    pub(crate) fn checks(&self, id: &str) -> Option<&ProbeVerify> {
+        self.observation.targets.get(id)?.verify.as_ref()
+    }
+
+    /// A target's first divergent would-be hit, if any.
+    pub(crate) fn divergence(&self, id: &str) -> Option<&Divergence> {
+        self.checks(id)?.divergence.as_ref()
     }
 
     /// The tests that called any of `ids`, by the baseline's call map; `None` when the map

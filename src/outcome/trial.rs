@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
 use super::judgement::Judged;
-use super::record::RunRecord;
 use crate::plan::FunctionIndex;
 
 /// Per patched function: the run that judges it (clean, or its own failing run).
@@ -36,23 +35,11 @@ pub(crate) struct JobsInfo {
     pub fallback: Option<String>,
 }
 
-/// What the checked runs found (`--verify-hits`).
+/// What the baseline's checks found (`--verify-hits`).
 #[derive(Debug)]
 pub(crate) struct Verification {
-    /// The checked screen: every function's hits were checked there.
-    pub screen: Arc<RunRecord>,
-    /// The functions checked again with their cache alone (their divergence in the screen
-    /// was tainted), each with that run.
-    pub alone: BTreeMap<FunctionIndex, Arc<RunRecord>>,
-    /// The functions whose hits diverged from a fresh call: unsafe.
+    /// The functions whose would-be hits diverged from the calls themselves: unsafe.
     pub divergent: BTreeSet<FunctionIndex>,
-}
-
-impl Verification {
-    /// The checked run that judges a function's hits: its run alone, or the screen.
-    pub(crate) fn record_of(&self, function: FunctionIndex) -> &Arc<RunRecord> {
-        self.alone.get(&function).unwrap_or(&self.screen)
-    }
 }
 
 /// What a whole trial found.
@@ -62,7 +49,7 @@ pub(crate) struct TrialResult {
     /// With `--shard`: the planned functions this shard judges.
     pub assigned: Option<BTreeSet<FunctionIndex>>,
     pub evidence: Evidence,
-    /// The checked runs' findings; `None` with `--no-verify-hits`.
+    /// The checks' findings; `None` with `--no-verify-hits`.
     pub verification: Option<Verification>,
     /// Test runs made (a reused baseline is not one) and tests executed.
     pub counts: RunCounts,

@@ -154,11 +154,7 @@ impl Plan {
 
     /// Patched bytes for every file that `functions` touch, in the plan's file order; with
     /// `verify`, as a checked run patches them (the verifier above each cache).
-    pub(crate) fn patch_files(
-        &self,
-        functions: &[FunctionIndex],
-        verify: bool,
-    ) -> Vec<FilePatch<'_>> {
+    pub(crate) fn patch_files(&self, functions: &[FunctionIndex]) -> Vec<FilePatch<'_>> {
         let mut edits: BTreeMap<usize, Vec<DecoratorEdit>> = BTreeMap::new();
         for &index in functions {
             let planned = self.function(index);
@@ -168,7 +164,6 @@ impl Plan {
                 indent: definition.indent.clone(),
                 cache_size: planned.cache_size,
                 typed: planned.typed,
-                verify,
             });
         }
         edits

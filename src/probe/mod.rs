@@ -19,4 +19,4 @@ mod setup;
 
 pub(crate) use observation::{Observation, TargetStats, TestResult, collect, merge_parts};
 pub(crate) use protocol::SESSION_KEY;
-pub(crate) use setup::{BytecodeCache, Part, ProbeSetup, ProbeTarget};
+pub(crate) use setup::{BytecodeCache, Part, ProbeSetup, ProbeTarget, plugin_sources};

@@ -200,12 +200,10 @@ pub(crate) struct Divergence {
     pub args: String,
     pub cached: String,
     pub fresh: String,
-    /// The stored value was computed while another cache answered inside it: the
-    /// divergence may be that cache's doing.
-    pub tainted: bool,
 }
 
-/// What the verifier of a checked run saw of one target's hits.
+/// What the checks of an observed run saw of one target's would-be cache hits (the
+/// hits of its cache were it the only one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ProbeVerify {
     /// The fraction of hits checked (1.0: every one).

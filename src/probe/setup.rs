@@ -33,6 +33,12 @@ const PLUGIN_FILES: &[(&str, &str)] = &[
     ("_verify.py", include_str!("plugin/cachescan_probe/_verify.py")),
 ];
 
+/// The plugin's sources, as one string for a cache key: a baseline the probe recorded is
+/// only as good as that probe.
+pub(crate) fn plugin_sources() -> impl Iterator<Item = &'static str> {
+    PLUGIN_FILES.iter().flat_map(|(name, source)| [*name, *source])
+}
+
 /// A private directory holding the plugin and the target list, and the private bytecode
 /// cache the runs use.
 #[derive(Debug)]
@@ -75,8 +81,10 @@ pub(crate) struct ProbeTarget {
     pub qualname: String,
     /// Absolute path of the file we patch.
     pub path: PathBuf,
-    /// `typed=True`: how the probe's verifier keys the cache's entries.
+    /// `typed=True` and `maxsize` (`None`: unbounded): the cache the probe's checks
+    /// emulate, keying and evicting its entries as `lru_cache` would.
     pub typed: bool,
+    pub maxsize: Option<u64>,
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see

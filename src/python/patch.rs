@@ -8,11 +8,6 @@
 //! after the docstring and `from __future__` imports. Each inserted line takes the line
 //! ending of the line it sits on (LF or CRLF); a UTF-8 BOM and every other byte are kept.
 //! It does no I/O: the journal and the trial runner decide when bytes reach the disk.
-//!
-//! A checked run (hits verified against fresh calls) puts one more line directly above the
-//! cache decorator, `@__cachescan_verify__`: a name the probe plugin defines in builtins
-//! when the run checks hits, so every reference to the cached function reaches the
-//! probe's verifier. A plain name, as Python 3.8's decorator grammar requires.
 
 use crate::python::cache_size::CacheSize;
 use crate::python::source::{ImportInsertion, PythonFile};
@@ -25,12 +20,7 @@ pub(crate) struct DecoratorEdit {
     pub indent: String,
     pub cache_size: CacheSize,
     pub typed: bool,
-    /// A checked run's verifier goes above the cache decorator.
-    pub verify: bool,
 }
-
-/// The line of a checked run above the cache decorator (see the module docs).
-pub(crate) const VERIFY_DECORATOR: &str = "@__cachescan_verify__";
 
 /// The patched file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +57,12 @@ pub(crate) fn patch(file: &PythonFile, edits: &[DecoratorEdit]) -> Patched {
     edits.sort_by_key(|edit| edit.line_start);
     edits.dedup_by_key(|edit| edit.line_start);
     for edit in edits {
-        let ending = line_ending_at(text, edit.line_start);
-        if edit.verify {
-            insertions
-                .push((edit.line_start, format!("{}{VERIFY_DECORATOR}{ending}", edit.indent)));
-        }
-        let line =
-            format!("{}{}{ending}", edit.indent, decorator_text(edit.cache_size, edit.typed));
+        let line = format!(
+            "{}{}{}",
+            edit.indent,
+            decorator_text(edit.cache_size, edit.typed),
+            line_ending_at(text, edit.line_start)
+        );
         insertions.push((edit.line_start, line));
     }
     insertions.sort_by_key(|(offset, _)| *offset);
@@ -146,7 +135,6 @@ mod tests {
                 indent: function.indent.clone(),
                 cache_size,
                 typed,
-                verify: false,
             })
             .collect();
         patch(&file, &edits)
@@ -186,26 +174,6 @@ mod tests {
             text(&patched),
             "\"\"\"Doc.\"\"\"\nimport functools\n@functools.lru_cache(maxsize=0)\ndef f(): return 1"
         );
-    }
-
-    #[test]
-    fn a_checked_run_puts_the_verifier_directly_above_the_cache() {
-        let source = "class A:\r\n    @staticmethod\r\n    def f(x):\r\n        return x\r\n";
-        let file = PythonFile::parse(PathBuf::from("m.py"), "m.py".to_owned(), source.into())
-            .expect("parses");
-        let edit = DecoratorEdit {
-            line_start: file.functions[0].line_start,
-            indent: file.functions[0].indent.clone(),
-            cache_size: CacheSize::Bounded(8),
-            typed: false,
-            verify: true,
-        };
-        let patched = patch(&file, &[edit]);
-        assert_eq!(
-            text(&patched),
-            "import functools\r\nclass A:\r\n    @staticmethod\r\n    @__cachescan_verify__\r\n    @functools.lru_cache(maxsize=8)\r\n    def f(x):\r\n        return x\r\n"
-        );
-        assert_eq!(patched.inserted_lines, [0, 3, 4]);
     }
 
     #[test]

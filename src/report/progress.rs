@@ -77,20 +77,19 @@ impl Drop for Progress<'_> {
 /// The verb and message of a step.
 fn words(step: Step<'_>) -> (&'static str, String) {
     match step {
-        Step::Baseline { parts: 1 } => ("Baseline", "running the test suite unmodified".to_owned()),
-        Step::Baseline { parts } => {
-            ("Baseline", format!("running the test suite unmodified, in {parts} parts at once"))
+        Step::Baseline { parts, checked } => {
+            let mut words = "running the test suite unmodified".to_owned();
+            if parts > 1 {
+                words.push_str(&format!(", in {parts} parts at once"));
+            }
+            if checked {
+                words.push_str(", checking every would-be cache hit");
+            }
+            ("Baseline", words)
         }
-        Step::ScreeningBesideBaseline { targets, checked: false } => {
+        Step::ScreeningBesideBaseline { targets } => {
             ("Screening", format!("{} beside the baseline", plural(targets, "target")))
         }
-        Step::ScreeningBesideBaseline { targets, checked: true } => (
-            "Verifying",
-            format!(
-                "{}: every cache hit against a fresh call, beside the baseline",
-                plural(targets, "target")
-            ),
-        ),
         Step::Screening { targets } => ("Screening", plural(targets, "target")),
         Step::Bisecting { targets } => ("Bisecting", plural(targets, "target")),
         Step::Confirming { id } => ("Confirming", id.to_owned()),
@@ -99,11 +98,6 @@ fn words(step: Step<'_>) -> (&'static str, String) {
         }
         Step::Controlling { id } => ("Controlling", format!("{id}: its tests, uncached")),
         Step::Trying { id } => ("Trying", id.to_owned()),
-        Step::Verifying { targets } => (
-            "Verifying",
-            format!("{}: every cache hit against a fresh call", plural(targets, "target")),
-        ),
-        Step::VerifyingAlone { id } => ("Verifying", format!("{id} with its cache alone")),
     }
 }
 
@@ -133,6 +127,13 @@ impl Reporter for Progress<'_> {
                 format!("{label} with the copy's source roots first on PYTHONPATH: {reason}"),
             ),
             RunnerEvent::BaselineReused => self.status("Baseline", "reused: sources, test command and environment are unchanged"),
+            RunnerEvent::HitsDiverged { targets } => self.status(
+                "Verified",
+                format!(
+                    "{} diverged: a would-be cache hit differs from the call itself (unsafe, not run with a cache)",
+                    plural(targets, "target")
+                ),
+            ),
             RunnerEvent::BaselinePartsRejected { reason } => {
                 self.warn(format!("{reason}; the baseline runs again, whole and in place"));
             }

@@ -12,7 +12,7 @@ use super::events::{RunnerEvent, Step};
 use super::executor::Executor;
 use super::prepare::Scope;
 use super::scratch::CopyRunner;
-use super::trial::{EarlyScreen, Runner};
+use super::trial::Runner;
 use crate::outcome::baseline::Baseline;
 use crate::outcome::record::RunRecord;
 use crate::plan::FunctionIndex;
@@ -30,15 +30,15 @@ pub(super) struct BaselineStart {
 /// One run of the baseline in parts: a part of the suite, or the screen beside them.
 enum EarlyRun {
     Part(Part),
-    Screen { functions: Vec<FunctionIndex>, checked: bool },
+    Screen(Vec<FunctionIndex>),
 }
 
 impl Runner<'_> {
     /// The baseline: cached, run whole in place, or (`--jobs N`) run in N parts at once,
-    /// with the `screen` beside the parts when asked for.
+    /// with the screen of `screen`'s functions beside the parts when asked for.
     pub(super) fn get_baseline(
         &mut self,
-        screen: Option<EarlyScreen<'_>>,
+        screen: Option<&[FunctionIndex]>,
     ) -> Result<BaselineStart, RunnerError> {
         if let Some(baseline) = self.cached_baseline() {
             return Ok(BaselineStart { baseline, early_screen: None });
@@ -62,8 +62,8 @@ impl Runner<'_> {
 
     /// The baseline from one run of the unmodified suite, in place.
     fn run_baseline(&mut self) -> Result<Arc<Baseline>, RunnerError> {
-        self.announce(Step::Baseline { parts: 1 });
-        let record = self.run_in_place(&[], Scope::Suite, "baseline", false)?;
+        self.announce(Step::Baseline { parts: 1, checked: self.verify.is_some() });
+        let record = self.run_in_place(&[], Scope::Suite, "baseline", true)?;
         let observation = check_suite(check_ran(&record, self.timeout.get())?, &record)?;
         Ok(self.store(observation, record.duration, 1))
     }
@@ -77,23 +77,19 @@ impl Runner<'_> {
     /// too, and the screen stands.
     fn baseline_in_parts(
         &mut self,
-        screen: Option<EarlyScreen<'_>>,
+        screen: Option<&[FunctionIndex]>,
     ) -> Result<BaselineStart, RunnerError> {
         let count = self.options.jobs;
         let mut early: Vec<EarlyRun> =
             (1..=count).map(|index| EarlyRun::Part(Part { index, count })).collect();
-        early.extend(screen.map(|screen| EarlyRun::Screen {
-            functions: screen.functions.to_vec(),
-            checked: screen.checked,
-        }));
-        self.announce(Step::Baseline { parts: count });
+        early.extend(screen.map(|functions| EarlyRun::Screen(functions.to_vec())));
+        self.announce(Step::Baseline { parts: count, checked: self.verify.is_some() });
         let work = |copy: &mut CopyRunner<'_>, run| {
             let record = match run {
                 EarlyRun::Part(part) => copy.baseline_part(part)?,
-                EarlyRun::Screen { functions, checked } => {
-                    let targets = functions.len();
-                    copy.announce(Step::ScreeningBesideBaseline { targets, checked });
-                    copy.screen(&functions, checked)?
+                EarlyRun::Screen(functions) => {
+                    copy.announce(Step::ScreeningBesideBaseline { targets: functions.len() });
+                    copy.screen(&functions)?
                 }
             };
             Ok((record, Vec::new()))

@@ -3,8 +3,9 @@
 //! the project tree (as [`crate::safety::tree`] walks it, the same files a scratch copy
 //! holds), the test command, the manifest's environment, the variables that decide
 //! which Python runs (`PATH`, `PYTHONPATH`, `VIRTUAL_ENV`, `PYTHONHOME`, `PYTEST_ADDOPTS`),
-//! the resolved test program, the planned targets and this cachescan's version. A second
-//! `apply` on an unchanged project then skips the baseline run; `--fresh-baseline` forces it.
+//! the resolved test program, the planned targets with their caches, how would-be hits
+//! are checked, this cachescan's version and its probe's sources. A second `apply` on an
+//! unchanged project then skips the baseline run; `--fresh-baseline` forces it.
 
 use std::path::{Path, PathBuf};
 
@@ -55,8 +56,14 @@ pub(crate) fn store(
 }
 
 /// The hash of everything a baseline depends on; `source_sha256` is [`tree_hash`] of the
-/// project root, computed once per run by the caller.
-pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan, source_sha256: &str) -> String {
+/// project root, computed once per run by the caller; `verify` is how its would-be hits
+/// were checked (`CACHESCAN_PROBE_VERIFY`).
+pub(crate) fn cache_key(
+    manifest: &Manifest,
+    plan: &Plan,
+    source_sha256: &str,
+    verify: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
     let mut field = |name: &str, value: &[u8]| {
         hasher.update(name.as_bytes());
@@ -64,6 +71,9 @@ pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan, source_sha256: &str) -
         hasher.update(value);
     };
     field("cachescan", env!("CARGO_PKG_VERSION").as_bytes());
+    for source in crate::probe::plugin_sources() {
+        field("probe", source.as_bytes());
+    }
     field("test_command", manifest.test_command.join("\0").as_bytes());
     for (name, value) in &manifest.env {
         field(name, value.as_bytes());
@@ -80,11 +90,12 @@ pub(crate) fn cache_key(manifest: &Manifest, plan: &Plan, source_sha256: &str) -
         field("program", format!("{} {stamp:?}", program.display()).as_bytes());
     }
     for function in plan.patched_functions() {
-        field(
-            "target",
-            format!("{} {}", function.id, plan.files[function.file].relative).as_bytes(),
-        );
+        // The cache its would-be hits are checked against, too.
+        let cache = format!("{:?} typed={}", function.cache_size, function.typed);
+        let target = format!("{} {} {cache}", function.id, plan.files[function.file].relative);
+        field("target", target.as_bytes());
     }
+    field("verify", verify.unwrap_or("off").as_bytes());
     field("tree", source_sha256.as_bytes());
     format!("{:x}", hasher.finalize())
 }

@@ -14,6 +14,7 @@ use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
 use crate::plan::Plan;
 use crate::probe::ProbeTarget;
+use crate::python::cache_size::CacheSize;
 use crate::safety::interrupt::Interrupt;
 use crate::safety::state_dir::StateDir;
 
@@ -30,7 +31,7 @@ pub(crate) struct RunContext<'a> {
     /// Set once a scratch copy's tests imported the original tree: from then on every copy
     /// puts its source roots first on `PYTHONPATH`.
     pub source_roots_first: &'a AtomicBool,
-    /// How checked runs check hits (`CACHESCAN_PROBE_VERIFY`); `None`: no checked runs.
+    /// How the baseline checks would-be hits (`CACHESCAN_PROBE_VERIFY`); `None`: no checks.
     pub verify: Option<&'a str>,
 }
 
@@ -60,6 +61,10 @@ pub(crate) fn probe_targets(plan: &Plan, copy_root: Option<&Path>) -> Vec<ProbeT
                 qualname: function.qualname.clone(),
                 path: copy_root.map_or_else(|| file.path.clone(), |root| root.join(&file.relative)),
                 typed: function.typed,
+                maxsize: match function.cache_size {
+                    CacheSize::Bounded(size) => Some(size),
+                    CacheSize::Unbounded => None,
+                },
             }
         })
         .collect()

@@ -11,11 +11,11 @@ use crate::outcome::record::RunRecord;
 /// What the runner is doing now: the progress line, or a status line without a terminal.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Step<'e> {
-    /// The unmodified suite, whole (`parts` 1) or in parts at once.
-    Baseline { parts: usize },
-    /// The screen (every target cached, the whole suite; `checked`: hits verified) in a
-    /// copy beside the baseline.
-    ScreeningBesideBaseline { targets: usize, checked: bool },
+    /// The unmodified suite, whole (`parts` 1) or in parts at once; `checked`: every
+    /// would-be cache hit checked (`--verify-hits`).
+    Baseline { parts: usize, checked: bool },
+    /// The screen (every target cached, the whole suite) in a copy beside the baseline.
+    ScreeningBesideBaseline { targets: usize },
     /// The screen, in place.
     Screening { targets: usize },
     /// A group of targets, to halve the suspects.
@@ -28,11 +28,6 @@ pub(crate) enum Step<'e> {
     Controlling { id: &'e str },
     /// One target alone (`--strategy individual`, or after an interaction).
     Trying { id: &'e str },
-    /// The checked screen: every cache hit compared with a fresh call.
-    Verifying { targets: usize },
-    /// One target's hits checked with its cache alone (a divergence another cache may
-    /// have caused).
-    VerifyingAlone { id: &'e str },
 }
 
 /// Something the runner did that a user may want to see.
@@ -49,6 +44,9 @@ pub(crate) enum RunnerEvent<'e> {
     RetryingWithSourceRootsFirst { label: &'e str, reason: &'e str },
     /// The cached baseline still matches and is used.
     BaselineReused,
+    /// The baseline's checks found `targets` functions whose would-be cache hits differ
+    /// from the calls themselves: unsafe, and left out of every later run.
+    HitsDiverged { targets: usize },
     /// The baseline's parts cannot stand for the whole suite; it runs again whole.
     BaselinePartsRejected { reason: &'e str },
     /// Scratch copies cannot stand for the tree (the tests import the original, or a

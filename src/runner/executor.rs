@@ -23,16 +23,6 @@ pub(crate) trait Executor {
         label: &str,
     ) -> Result<RunRecord, RunnerError>;
 
-    /// The same as a checked run: every cache hit is compared with a fresh call (the
-    /// verifier above each cache). Its test outcomes may owe to the extra calls: they are
-    /// never judged, only its divergences are read.
-    fn run_checked(
-        &mut self,
-        functions: &[FunctionIndex],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<RunRecord, RunnerError>;
-
     /// Compare a run with the baseline.
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError>;
 

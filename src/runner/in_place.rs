@@ -17,7 +17,8 @@ use crate::safety::process::{self, RunOutcome, RunRequest};
 
 impl Runner<'_> {
     /// Run the test command in place with `functions` patched, over `scope`, then restore
-    /// every file; `checked`: a checked run (hits verified).
+    /// every file; `checked`: would-be cache hits checked (the baseline, with
+    /// `--verify-hits`).
     pub(super) fn run_in_place(
         &mut self,
         functions: &[FunctionIndex],
@@ -40,10 +41,10 @@ impl Runner<'_> {
             RunSettings {
                 scope,
                 timeout: self.timeout.get(),
-                verify: self.verify_setting(checked),
+                verify: self.verify.as_deref().filter(|_| checked),
             },
         )?;
-        let outcome = self.patch_and_run(functions, &prepared.request, checked);
+        let outcome = self.patch_and_run(functions, &prepared.request);
         let conflicts = self.journal.restore(false)?;
         if !conflicts.is_empty() {
             return Err(RunnerError::RestoreIncomplete(conflicts));
@@ -63,9 +64,8 @@ impl Runner<'_> {
         &mut self,
         functions: &[FunctionIndex],
         request: &RunRequest,
-        checked: bool,
     ) -> Result<RunOutcome, RunnerError> {
-        for patch in self.plan.patch_files(functions, checked) {
+        for patch in self.plan.patch_files(functions) {
             let file = patch.file;
             self.journal.write(
                 &file.path,
@@ -98,15 +98,6 @@ impl Executor for Runner<'_> {
         label: &str,
     ) -> Result<RunRecord, RunnerError> {
         self.run_in_place(functions, selection.into(), label, false)
-    }
-
-    fn run_checked(
-        &mut self,
-        functions: &[FunctionIndex],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<RunRecord, RunnerError> {
-        self.run_in_place(functions, selection.into(), label, true)
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError> {

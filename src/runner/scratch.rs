@@ -123,18 +123,14 @@ impl<'a> CopyRunner<'a> {
 
     /// The screen (every function patched, the whole suite), run here while the baseline
     /// runs.
-    pub(crate) fn screen(
-        &mut self,
-        functions: &[FunctionIndex],
-        checked: bool,
-    ) -> Result<RunRecord, RunnerError> {
-        let label = if checked { "verify" } else { "screen" };
-        self.run(functions, Scope::Suite, label, checked)
+    pub(crate) fn screen(&mut self, functions: &[FunctionIndex]) -> Result<RunRecord, RunnerError> {
+        self.run(functions, Scope::Suite, "screen", false)
     }
 
-    /// One part of the baseline: nothing patched, the test files of `part`.
+    /// One part of the baseline: nothing patched, the test files of `part`, would-be hits
+    /// checked with `--verify-hits`.
     pub(crate) fn baseline_part(&mut self, part: Part) -> Result<RunRecord, RunnerError> {
-        self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index), false)
+        self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index), true)
     }
 
     /// One run; when its tests imported the original tree, once more with the copy's
@@ -188,7 +184,7 @@ impl<'a> CopyRunner<'a> {
         if roots_first {
             self.put_source_roots_first(&mut prepared.request.env);
         }
-        let patches = self.context.plan.patch_files(functions, checked);
+        let patches = self.context.plan.patch_files(functions);
         for patch in &patches {
             std::fs::write(self.path_of(&patch.file.relative)?, &patch.patched.bytes)
                 .map_err(&setup)?;
@@ -274,15 +270,6 @@ impl Executor for CopyRunner<'_> {
         label: &str,
     ) -> Result<RunRecord, RunnerError> {
         self.run(functions, selection.into(), label, false)
-    }
-
-    fn run_checked(
-        &mut self,
-        functions: &[FunctionIndex],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<RunRecord, RunnerError> {
-        self.run(functions, selection.into(), label, true)
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError> {

@@ -22,14 +22,6 @@ use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::Journal;
 use crate::safety::state_dir::StateDir;
 
-/// A screen that may run beside the baseline's parts: every function cached, the whole
-/// suite, checked (hits verified) or not.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct EarlyScreen<'f> {
-    pub functions: &'f [FunctionIndex],
-    pub checked: bool,
-}
-
 /// The runner of one `apply`.
 pub(crate) struct Runner<'a> {
     pub(super) manifest: &'a Manifest,
@@ -52,7 +44,8 @@ pub(crate) struct Runner<'a> {
     /// Scratch copies put their source roots first on `PYTHONPATH` (learned from a copy
     /// whose tests imported the original tree).
     pub(super) source_roots_first: AtomicBool,
-    /// The probe's setting of checked runs; `None` with `--no-verify-hits`.
+    /// How the baseline checks would-be hits (`CACHESCAN_PROBE_VERIFY`); `None` with
+    /// `--no-verify-hits`.
     pub(super) verify: Option<String>,
 }
 
@@ -77,7 +70,9 @@ impl<'a> Runner<'a> {
         let _ = std::fs::remove_dir_all(&runs_dir);
         std::fs::create_dir_all(&runs_dir).map_err(&setup)?;
         let source_sha256 = baseline_cache::tree_hash(&manifest.root);
-        let cache_key = baseline_cache::cache_key(manifest, plan, &source_sha256);
+        let verify = options.verify.probe_setting();
+        let cache_key =
+            baseline_cache::cache_key(manifest, plan, &source_sha256, verify.as_deref());
         let bytecode = BytecodeCache::new(state.bytecode_dir(), &manifest.root);
         let probe =
             ProbeSetup::new(state.path(), &probe_targets(plan, None), bytecode).map_err(&setup)?;
@@ -97,7 +92,7 @@ impl<'a> Runner<'a> {
             source_sha256,
             cache_key,
             source_roots_first: AtomicBool::new(false),
-            verify: options.verify.probe_setting(),
+            verify,
         })
     }
 
@@ -116,11 +111,6 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The probe's setting for a run: the checks of a checked run, or none.
-    pub(super) fn verify_setting(&self, checked: bool) -> Option<&str> {
-        self.verify.as_deref().filter(|_| checked)
-    }
-
     /// Run the chosen strategy over `functions` (the plan's patchable functions).
     pub(crate) fn trial(
         mut self,
@@ -134,14 +124,10 @@ impl<'a> Runner<'a> {
             self.reporter.report(event);
             self.jobs.fallback = Some(reason);
         }
-        // A screen (whole suite, everything patched) may run beside the baseline's parts:
-        // it does not need the baseline until it is judged. With checks on, the checked
-        // screen goes there; the unchecked screen then covers what did not diverge.
-        let verifying = self.options.verify.is_on() && !functions.is_empty();
-        let early = (shard.is_none() && !functions.is_empty())
-            .then_some(EarlyScreen { functions: &functions, checked: verifying })
-            .filter(|screen| screen.checked || strategy == Strategy::Bisect);
-        let start = self.get_baseline(early)?;
+        // The screen (whole suite, everything patched) may run beside the baseline's parts:
+        // it does not need the baseline until it is judged.
+        let screen_early = strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty();
+        let start = self.get_baseline(screen_early.then_some(functions.as_slice()))?;
         let baseline = start.baseline;
         self.jobs.used = if baseline.reused { 1 } else { baseline.parts };
         let assigned = shard.map(|shard| shard::assign(self.plan, &baseline, shard));
@@ -155,16 +141,21 @@ impl<'a> Runner<'a> {
             self.reporter.report(RunnerEvent::ShardAssigned { shard, functions: functions.len() });
         }
         let ids = self.plan.ids();
-        let (verification, functions, screen) = if verifying && !functions.is_empty() {
-            let verification =
-                verify::verify_hits(&mut self, &ids, &baseline, &functions, start.early_screen)?;
-            let rest = functions
-                .into_iter()
-                .filter(|function| !verification.divergent.contains(function))
-                .collect();
-            (Some(verification), rest, None)
-        } else {
-            (None, functions, start.early_screen)
+        // Functions whose would-be hits diverged in the baseline are unsafe on that alone:
+        // no run needs them, and the search has fewer culprits to find.
+        let verification =
+            self.verify.is_some().then(|| verify::diverged(&ids, &baseline, &functions));
+        let (functions, screen) = match &verification {
+            Some(verification) if !verification.divergent.is_empty() => {
+                let targets = verification.divergent.len();
+                self.reporter.report(RunnerEvent::HitsDiverged { targets });
+                let rest = functions
+                    .into_iter()
+                    .filter(|function| !verification.divergent.contains(function))
+                    .collect();
+                (rest, verify::screen_for_the_rest(&self, start.early_screen)?)
+            }
+            _ => (functions, start.early_screen),
         };
         let evidence = match strategy {
             Strategy::Individual => search::individually(&mut self, &ids, functions)?,

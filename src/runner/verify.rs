@@ -1,74 +1,102 @@
-//! Verified hits: which functions' caches answer differently from a fresh call, found in
-//! checked runs (the probe compares every hit with a fresh call, see `_verify.py`).
+//! Verified hits: which functions' caches would answer differently from the functions
+//! themselves, read from the baseline.
 //!
-//! 1. One checked screen: every function cached, the whole suite. A divergence belongs to
-//!    its function by construction, so no halving is needed to find who diverged.
-//! 2. A divergence whose cached value was computed while another cache answered inside it
-//!    (`tainted`) may be that other cache's doing: the function is checked again alone,
-//!    limited to its callers, and condemned only if it diverges there too.
+//! With `--verify-hits` the baseline's probe shadows each target with the cache it would
+//! get (same key, `maxsize` and order of eviction, see `_verify.py`): every call still runs,
+//! and a call that the cache would have answered is compared with what it remembered. So
+//! the checks add no call: the baseline's test outcomes are the unmodified suite's, and no
+//! verdict rests on an outcome the checks caused. Each shadow is its function cached alone,
+//! so no other cache can hide a divergence.
 //!
-//! Checked runs judge no test: the extra calls can change what a test sees (a counter, a
-//! write) or repair what the cache broke (a side effect run again). So their test
-//! outcomes are never read; the functions that did not diverge go on to the culprit
-//! search, whose runs have no checks. A divergent function is `unsafe` on its divergence
-//! alone and leaves the search, which then has fewer culprits to find.
+//! A divergence belongs to its function by construction: the divergent functions are
+//! `unsafe` without a run and leave the culprit search, which then has fewer culprits to
+//! find and screens only the rest.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use super::error::RunnerError;
-use super::events::Step;
-use super::executor::Lab;
-use super::search::each;
+use super::executor::Executor;
 use crate::outcome::baseline::Baseline;
 use crate::outcome::record::RunRecord;
 use crate::outcome::trial::Verification;
 use crate::plan::FunctionIndex;
 
-/// The checked screen (unless it already ran, beside the baseline's parts), then each
-/// tainted divergence confirmed alone. `ids` names the planned functions.
-pub(crate) fn verify_hits<L: Lab>(
-    lab: &mut L,
+/// The functions among `functions` whose would-be hits diverged in the baseline. `ids`
+/// names the planned functions.
+pub(crate) fn diverged(
     ids: &[String],
     baseline: &Baseline,
     functions: &[FunctionIndex],
+) -> Verification {
+    let divergent: BTreeSet<FunctionIndex> = functions
+        .iter()
+        .copied()
+        .filter(|function| baseline.divergence(&ids[function.0]).is_some())
+        .collect();
+    Verification { divergent }
+}
+
+/// The screen that ran beside the baseline's parts, before the divergences were known, had
+/// the divergent functions cached too. Clean, it stands for the rest (with everything
+/// cached nothing broke); otherwise it is dropped and the search screens the rest alone,
+/// since its broken tests may be the divergent functions' doing.
+pub(super) fn screen_for_the_rest(
+    executor: &dyn Executor,
     screen: Option<RunRecord>,
-) -> Result<Verification, RunnerError> {
-    let screen = match screen {
-        Some(screen) => screen,
-        None => {
-            lab.announce(Step::Verifying { targets: functions.len() });
-            lab.run_checked(functions, None, "verify")?
-        }
-    };
-    let screen = Arc::new(screen);
-    let mut divergent = BTreeSet::new();
-    let mut tainted = Vec::new();
-    for &function in functions {
-        match screen.divergence(&ids[function.0]) {
-            Some(divergence) if divergence.tainted => tainted.push(vec![function]),
-            Some(_) => {
-                divergent.insert(function);
-            }
-            None => {}
+) -> Result<Option<RunRecord>, RunnerError> {
+    let Some(screen) = screen else { return Ok(None) };
+    Ok(executor.judge_run(&screen)?.is_clean().then_some(screen))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::probe::protocol::{Divergence, Kind, ProbeVerify, TargetState};
+    use crate::probe::{Observation, TargetStats};
+
+    fn checks(divergence: Option<Divergence>) -> ProbeVerify {
+        ProbeVerify {
+            rate: 1.0,
+            hits: 3,
+            verified: if divergence.is_some() { 2 } else { 3 },
+            unverified: 0,
+            divergent: u64::from(divergence.is_some()),
+            skipped: 0,
+            divergence,
         }
     }
-    let alone: BTreeMap<FunctionIndex, Arc<RunRecord>> = each(lab, tainted, |executor, group| {
-        let function = group[0];
-        let id = &ids[function.0];
-        executor.announce(Step::VerifyingAlone { id });
-        let selection = baseline.callers([id.as_str()]);
-        let label = format!("verify-{id}");
-        let record = executor.run_checked(&[function], selection.as_ref(), &label)?;
-        Ok((function, Arc::new(record)))
-    })?
-    .into_iter()
-    .collect();
-    divergent.extend(
-        alone
-            .iter()
-            .filter(|(function, record)| record.divergence(&ids[function.0]).is_some())
-            .map(|(function, _)| *function),
-    );
-    Ok(Verification { screen, alone, divergent })
+
+    #[test]
+    fn only_functions_whose_would_be_hits_diverged_are_divergent() {
+        let divergence = Divergence {
+            test: Some("tests/test_a.py::test_tags".to_owned()),
+            kind: Kind::Mutated,
+            args: "'sale'".to_owned(),
+            cached: "['new', 'sale', 'mine']".to_owned(),
+            fresh: "['new', 'sale']".to_owned(),
+        };
+        let target = |verify| TargetStats {
+            state: TargetState::NotWrapped,
+            loaded_files: BTreeSet::new(),
+            hits: 0,
+            misses: 0,
+            currsize: 0,
+            observer: None,
+            verify,
+        };
+        let targets = BTreeMap::from([
+            ("m:tags".to_owned(), target(Some(checks(Some(divergence))))),
+            ("m:price".to_owned(), target(Some(checks(None)))),
+            ("m:unseen".to_owned(), target(None)),
+        ]);
+        let observation = Observation { targets, ..Observation::default() };
+        let baseline = Baseline::new(observation, Duration::ZERO, false, 1);
+        let ids = ["m:price", "m:tags", "m:unseen"].map(str::to_owned);
+        let functions = [FunctionIndex(0), FunctionIndex(1), FunctionIndex(2)];
+        let verification = diverged(&ids, &baseline, &functions);
+        assert_eq!(verification.divergent, BTreeSet::from([FunctionIndex(1)]));
+    }
 }

@@ -58,28 +58,29 @@ fn verdict(
             .collect();
         return skipped(format!("not patched: {}", codes.join(", ")));
     }
-    let checked = trial.verification.as_ref().map(|verification| verification.record_of(index));
-    if let Some(record) = checked
-        && trial
-            .verification
-            .as_ref()
-            .is_some_and(|verification| verification.divergent.contains(&index))
-        && let Some(divergence) = record.divergence(&function.id)
+    // The baseline's checks of its would-be hits, when hits are verified.
+    let checks = trial.baseline.checks(&function.id).filter(|_| trial.verification.is_some());
+    if trial
+        .verification
+        .as_ref()
+        .is_some_and(|verification| verification.divergent.contains(&index))
+        && let Some(divergence) = trial.baseline.divergence(&function.id)
     {
+        // Unsafe on the divergence alone: no run cached it.
         return FunctionVerdict {
             function: index,
             verdict: Verdict::Unsafe,
             detail: divergence_detail(&function.qualname, divergence),
-            stats: record.target(&function.id).cloned(),
+            stats: None,
             broken: Vec::new(),
-            timing: timing(&trial.baseline.observation, record, &function.id),
-            checks: record.checks(&function.id).cloned(),
+            timing: None,
+            checks: checks.cloned(),
         };
     }
     let Some(judged) = trial.evidence.get(&index) else {
         return skipped("not tried".to_owned());
     };
-    let checks = checked.and_then(|record| record.checks(&function.id)).cloned();
+    let checks = checks.cloned();
     let record = &judged.record;
     let stats = record
         .observation
@@ -112,10 +113,11 @@ fn verdict(
     FunctionVerdict { function: index, verdict, detail, stats, broken, timing, checks }
 }
 
-/// `a cache hit diverged from a fresh call (mutated): tags('sale') returned [...] ...`.
+/// `a cache hit would differ from a fresh call (mutated): its cache would answer
+/// tags('sale') with [...], a fresh call returns [...]`.
 fn divergence_detail(qualname: &str, divergence: &Divergence) -> String {
     format!(
-        "a cache hit diverged from a fresh call ({}): {qualname}({}) returned {} from the cache, a fresh call returns {}",
+        "a cache hit would differ from a fresh call ({}): its cache would answer {qualname}({}) with {}, a fresh call returns {}",
         divergence.kind.as_str(),
         divergence.args,
         divergence.cached,

@@ -1,11 +1,11 @@
 //! Verified hits, end to end with real pytest on the `divergent` fixture: every test passes
-//! with every function cached, yet three caches return what a fresh call does not. With
-//! checks (the default) those three are `unsafe` on their divergence (mutated, key
-//! collision, fresh-differs), with no bisection; a fourth, whose divergence in the checked
-//! screen was another cache's doing, is checked again alone and stays `safe`; the values
-//! that only look different (NaN, objects without `__eq__`, `__slots__`, fresh lists) stay
-//! `safe`. Without checks, all of them are `safe`. After every run the tree is the fixture,
-//! byte for byte.
+//! with every function cached, yet three caches would return what a fresh call does not.
+//! With checks (the default) the baseline finds them, and those three are `unsafe` on their
+//! divergence (mutated, key collision, fresh-differs) without a run of their own; a fourth,
+//! which would only see a stale value through another function's cache, is judged as if
+//! cached alone and stays `safe`; the values that only look different (NaN, objects without
+//! `__eq__`, `__slots__`, fresh lists) stay `safe`. Without checks, all of them are `safe`.
+//! After every run the tree is the fixture, byte for byte.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -19,7 +19,7 @@ use crate::common::project::{Project, target, verdicts};
 const MUTATED: &str = "ledger.rates:tags";
 const KEY_COLLISION: &str = "ledger.rates:describe";
 const FRESH_DIFFERS: &str = "ledger.rates:ticket";
-/// Diverges in the checked screen only because `tags`' cache answered inside it.
+/// Calls `tags`: with `tags` cached too, it would count a list a caller mutated.
 const INNOCENT: &str = "ledger.rates:tag_count";
 
 /// `apply -v <extra>` on a copy of `divergent`: it must exit with `expected` and leave the
@@ -86,7 +86,10 @@ fn each_divergence_names_its_kind_test_call_and_values() {
         assert!(found["hits_divergent"].as_u64().is_some_and(|count| count > 0), "{found:#}");
         assert_eq!(found["broken_tests"], Value::Array(Vec::new()), "no test broke: {found:#}");
         let detail = found["detail"].as_str().unwrap_or_default();
-        assert!(detail.starts_with(&format!("a cache hit diverged from a fresh call ({kind})")));
+        assert!(
+            detail.starts_with(&format!("a cache hit would differ from a fresh call ({kind})")),
+            "{detail}"
+        );
     }
 }
 
@@ -110,25 +113,42 @@ fn values_that_only_look_different_are_verified_equal() {
 }
 
 #[test]
-fn a_divergence_another_cache_caused_is_checked_with_the_cache_alone_and_cleared() {
-    let (_, run) = apply(&[], FINDINGS);
-    assert!(
-        run.stderr.contains("Ran verify-ledger.rates:tag_count: 1 patched"),
-        "tag_count ran alone with checks:\n{}",
-        run.stderr
-    );
+fn each_function_is_checked_as_if_it_were_the_only_one_cached() {
     let innocent = target(&CHECKED, INNOCENT);
     assert_eq!(innocent["verdict"], "safe", "{innocent:#}");
-    assert_eq!(innocent["hits_divergent"], 0, "judged by its run alone: {innocent:#}");
+    assert_eq!(innocent["hits_divergent"], 0, "{innocent:#}");
     assert!(innocent["hits_verified"].as_u64().is_some_and(|count| count > 0), "{innocent:#}");
 }
 
 #[test]
-fn divergences_need_no_bisection() {
-    // baseline, the checked screen, tag_count alone, the unchecked screen of the five
-    // that did not diverge: no halving, no confirmation of the three culprits.
-    assert_eq!(CHECKED["test_runs"], 4, "{:#}", *CHECKED);
+fn divergences_cost_no_run_of_their_own() {
+    // The baseline (which checks the hits) and the screen of the five that did not
+    // diverge: no halving, no confirmation of the three culprits, no extra run for checks.
+    assert_eq!(CHECKED["test_runs"], 2, "{:#}", *CHECKED);
     assert_eq!(UNCHECKED["test_runs"], 2, "baseline and a clean screen: {:#}", *UNCHECKED);
+    assert_eq!(CHECKED["tests_executed"], UNCHECKED["tests_executed"], "{:#}", *CHECKED);
+    for id in [MUTATED, KEY_COLLISION, FRESH_DIFFERS] {
+        assert_eq!(target(&CHECKED, id)["hits"], Value::Null, "never run cached: {id}");
+    }
+}
+
+#[test]
+fn the_checks_are_part_of_the_cached_baseline() {
+    let project = Project::copy("divergent");
+    let json = |extra: &[&str]| {
+        let run = project.cachescan(&[&["apply", "--format", "json"], extra].concat());
+        project.assert_unchanged();
+        (run.stdout_json(), run.stderr)
+    };
+    let (first, _) = json(&[]);
+    let (again, stderr) = json(&[]);
+    assert!(stderr.contains("reused"), "{stderr}");
+    assert_eq!(again["test_runs"], 1, "only the screen: {again:#}");
+    assert_eq!(verdicts(&again), verdicts(&first));
+    assert_eq!(target(&again, MUTATED)["divergence"], target(&first, MUTATED)["divergence"]);
+    let (unchecked, stderr) = json(&["--no-verify-hits"]);
+    assert!(!stderr.contains("reused"), "a baseline without checks is another: {stderr}");
+    assert_eq!(unchecked["test_runs"], 2, "{unchecked:#}");
 }
 
 #[test]

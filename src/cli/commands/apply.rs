@@ -130,7 +130,7 @@ fn keep_safe(
         .map(|verdict| verdict.function)
         .collect();
     let mut kept = Vec::new();
-    for patch in plan.patch_files(&safe, false) {
+    for patch in plan.patch_files(&safe) {
         let (file, patched) = (patch.file, &patch.patched);
         journal.write(&file.path, &file.relative, &file.bytes, &patched.bytes, true)?;
         eprint!(

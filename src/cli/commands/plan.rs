@@ -19,7 +19,7 @@ pub(crate) fn run(
     shell.status("Planning", plan.status_line());
     if args.diff {
         let all = plan.patchable();
-        for patch in plan.patch_files(&all, false) {
+        for patch in plan.patch_files(&all) {
             let (file, patched) = (patch.file, &patch.patched);
             shell.out(&crate::python::patch::unified_diff(
                 &file.relative,

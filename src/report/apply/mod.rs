@@ -52,9 +52,9 @@ pub(crate) struct VerificationSummary {
     /// `--verify-sample`; null: every hit.
     pub sample_rate: Option<f64>,
     pub seed: Option<u64>,
-    /// Cache hits the checked runs saw, over every function.
+    /// Would-be cache hits the baseline saw, over every function.
     pub hits_seen: u64,
-    /// Of those, the hits compared with a fresh call (all of them, unless sampled).
+    /// Of those, the hits compared with the call itself (all of them, unless sampled).
     pub hits_checked: u64,
     /// hits_checked / hits_seen; null without any hit.
     pub checked_fraction: Option<f64>,
@@ -145,14 +145,15 @@ pub(crate) struct TargetVerdict {
     pub speedup: Option<f64>,
     /// Position in the plan, so merged shard reports keep the plan's order.
     pub plan_index: usize,
-    /// Hits a checked run compared with a fresh call and found equal; null when no
-    /// checked run saw the function (or with `--no-verify-hits`).
+    /// Hits its cache would have (were it the only cache) that the baseline compared with
+    /// the call itself and found equal; null when the baseline could not observe the
+    /// function (or with `--no-verify-hits`).
     #[serde(default)]
     pub hits_verified: Option<u64>,
     /// Hits whose comparison could not decide.
     #[serde(default)]
     pub hits_unverified: Option<u64>,
-    /// Hits that returned something else than a fresh call.
+    /// Hits whose cached value differs from what the call itself returned.
     #[serde(default)]
     pub hits_divergent: Option<u64>,
     /// The first divergent hit, or null.

@@ -188,7 +188,7 @@ fn verdict_diagnostic(
     let (message, label, help) = match (target.verdict, &target.divergence) {
         (Verdict::Unsafe, Some(divergence)) => {
             let mut message = format!(
-                "caching `{}` serves values a fresh call does not return ({})",
+                "caching `{}` would serve values a fresh call does not return ({})",
                 target.id,
                 divergence.kind.as_str()
             );

@@ -17,14 +17,11 @@ use crate::outcome::judgement::{Judged, RunJudgement};
 use crate::outcome::record::RunRecord;
 use crate::outcome::trial::Evidence;
 use crate::plan::FunctionIndex;
-use crate::probe::protocol::{
-    CallStats, Divergence, Kind, Observer, Outcome, ProbeVerify, TargetState,
-};
+use crate::probe::protocol::{CallStats, Observer, Outcome, TargetState};
 use crate::probe::{Observation, SESSION_KEY, TargetStats, TestResult};
 use crate::runner::error::RunnerError;
 use crate::runner::events::Step;
 use crate::runner::executor::{Executor, Lab, ParallelWork};
-use crate::runner::verify::verify_hits;
 use crate::safety::process::RunEnd;
 
 /// One run the fake made.
@@ -51,10 +48,6 @@ struct Suite {
     needs: BTreeMap<String, String>,
     /// Functions the probe could not observe: the call map cannot tell their callers.
     unobserved: BTreeSet<usize>,
-    /// Functions whose cache answers differently from a fresh call in a checked run:
-    /// `true` when only because another cache answered inside it (a tainted divergence,
-    /// gone when it is cached alone).
-    diverges: BTreeMap<usize, bool>,
     /// Functions named in the plan.
     functions: usize,
 }
@@ -112,16 +105,6 @@ impl Suite {
     }
 
     fn targets(&self, state: TargetState) -> BTreeMap<String, TargetStats> {
-        self.checked_targets(state, None)
-    }
-
-    /// The targets of a run, with what the verifier saw when `checked` names the cached
-    /// functions of a checked run.
-    fn checked_targets(
-        &self,
-        state: TargetState,
-        checked: Option<&BTreeSet<usize>>,
-    ) -> BTreeMap<String, TargetStats> {
         self.ids()
             .into_iter()
             .enumerate()
@@ -138,38 +121,11 @@ impl Suite {
                     misses: 0,
                     currsize: 0,
                     observer: Some(observer),
-                    verify: checked
-                        .filter(|cached| cached.contains(&function))
-                        .map(|cached| self.checks(function, cached)),
+                    verify: None,
                 };
                 (id, stats)
             })
             .collect()
-    }
-
-    /// What a checked run's verifier reports of one cached function.
-    fn checks(&self, function: usize, cached: &BTreeSet<usize>) -> ProbeVerify {
-        let divergence =
-            self.diverges.get(&function).filter(|tainted| !**tainted || cached.len() > 1).map(
-                |tainted| Divergence {
-                    test: Some(format!("t{function}")),
-                    kind: Kind::FreshDiffers,
-                    args: "1".to_owned(),
-                    cached: "'old'".to_owned(),
-                    fresh: "'new'".to_owned(),
-                    tainted: *tainted,
-                },
-            );
-        let divergent = u64::from(divergence.is_some());
-        ProbeVerify {
-            rate: 1.0,
-            hits: 4,
-            verified: 4 - divergent,
-            unverified: 0,
-            divergent,
-            skipped: 0,
-            divergence,
-        }
     }
 
     fn baseline(&self) -> Baseline {
@@ -248,14 +204,13 @@ impl FakeLab {
     }
 }
 
-impl FakeLab {
-    fn execute(
+impl Executor for FakeLab {
+    fn run_patched(
         &mut self,
         functions: &[FunctionIndex],
         selection: Option<&BTreeSet<String>>,
         label: &str,
-        checked: bool,
-    ) -> RunRecord {
+    ) -> Result<RunRecord, RunnerError> {
         let patched: BTreeSet<usize> = functions.iter().map(|function| function.0).collect();
         let tests: Vec<String> = self
             .suite
@@ -264,11 +219,10 @@ impl FakeLab {
             .filter(|test| selection.is_none_or(|selection| selection.contains(*test)))
             .cloned()
             .collect();
-        let checks = checked.then_some(&patched);
         let observation = Observation {
             tests: self.suite.outcomes(&tests, &patched),
             collected: tests.len() as u64,
-            targets: self.suite.checked_targets(TargetState::Stats, checks),
+            targets: self.suite.targets(TargetState::Stats),
             ..Observation::default()
         };
         self.runs.push(Run {
@@ -276,34 +230,14 @@ impl FakeLab {
             functions: patched.into_iter().collect(),
             selection: selection.cloned(),
         });
-        RunRecord {
+        Ok(RunRecord {
             end: RunEnd::Exited(Some(0)),
             duration: Duration::from_secs(1),
             observation: Some(observation),
             probe_error: None,
             log: PathBuf::from(label),
             selection: selection.cloned(),
-        }
-    }
-}
-
-impl Executor for FakeLab {
-    fn run_patched(
-        &mut self,
-        functions: &[FunctionIndex],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<RunRecord, RunnerError> {
-        Ok(self.execute(functions, selection, label, false))
-    }
-
-    fn run_checked(
-        &mut self,
-        functions: &[FunctionIndex],
-        selection: Option<&BTreeSet<String>>,
-        label: &str,
-    ) -> Result<RunRecord, RunnerError> {
-        Ok(self.execute(functions, selection, label, true))
+        })
     }
 
     fn judge_run(&self, record: &RunRecord) -> Result<RunJudgement, RunnerError> {
@@ -719,60 +653,4 @@ fn the_individual_strategy_runs_each_function_alone_on_the_whole_suite() {
     assert!(lab.runs.iter().all(|run| run.selection.is_none() && run.functions.len() == 1));
     assert_eq!(culprits(&evidence), [1]);
     assert_eq!(evidence.len(), 3);
-}
-
-// ---- the checked runs (runner::verify) --------------------------------------------------
-
-impl FakeLab {
-    fn verify(&mut self) -> crate::outcome::trial::Verification {
-        let ids = self.suite.ids();
-        let baseline = self.baseline.clone();
-        let functions: Vec<FunctionIndex> = (0..self.suite.functions).map(FunctionIndex).collect();
-        verify_hits(self, &ids, &baseline, &functions, None).expect("the checked runs run")
-    }
-}
-
-fn divergent(verification: &crate::outcome::trial::Verification) -> Vec<usize> {
-    verification.divergent.iter().map(|function| function.0).collect()
-}
-
-#[test]
-fn divergences_are_found_in_one_checked_screen_without_halving() {
-    let mut suite = Suite::separate(8, 2);
-    suite.diverges.extend([(1, false), (2, false), (6, false)]);
-    let mut lab = FakeLab::new(suite);
-    let verification = lab.verify();
-    assert_eq!(lab.labels(), ["verify"]);
-    assert_eq!(lab.runs[0].functions, (0..8).collect::<Vec<_>>());
-    assert_eq!(lab.runs[0].selection, None, "the whole suite");
-    assert_eq!(divergent(&verification), [1, 2, 6]);
-    assert!(verification.alone.is_empty(), "no divergence was tainted");
-    assert!(Arc::ptr_eq(verification.record_of(FunctionIndex(1)), &verification.screen));
-}
-
-#[test]
-fn a_tainted_divergence_is_checked_again_with_its_cache_alone() {
-    // f3 diverges only because another cache answered inside it; f4 on its own.
-    let mut suite = Suite::separate(6, 2);
-    suite.diverges.extend([(3, true), (4, false)]);
-    let mut lab = FakeLab::new(suite);
-    let verification = lab.verify();
-    assert_eq!(lab.labels(), ["verify", "verify-m:f3"]);
-    let alone = lab.run("verify-m:f3");
-    assert_eq!(alone.functions, [3], "its cache alone");
-    assert_eq!(alone.selection, Some(tests(&["t3_0", "t3_1"])), "on its callers");
-    assert_eq!(divergent(&verification), [4], "f3 did not diverge alone");
-    let record = verification.record_of(FunctionIndex(3));
-    assert_eq!(record.log, PathBuf::from("verify-m:f3"), "its hits are judged by its run alone");
-}
-
-#[test]
-fn tainted_divergences_are_checked_alone_in_parallel() {
-    let mut suite = Suite::separate(6, 1);
-    suite.diverges.extend([(0, true), (2, true), (4, false)]);
-    let mut lab = FakeLab::new(suite).with_jobs(2);
-    let verification = lab.verify();
-    assert_eq!(lab.labels(), ["verify", "verify-m:f0", "verify-m:f2"]);
-    assert_eq!(lab.parallel_batches, 1);
-    assert_eq!(divergent(&verification), [4]);
 }

@@ -9,8 +9,8 @@ Rules this package keeps:
   * standard library only, Python 3.8+;
   * never raises into pytest: every hook catches its errors (``_guard.py``),
     internal errors end up in the ``"error"`` field of the output file;
-  * never imports project modules, never prints to stdout; calls a cached
-    function only to verify a cache hit, in a checked run (``_verify.py``).
+  * never imports project modules, never prints to stdout, never calls a
+    function the tests do not call.
 
 The names and values of the protocol are in ``_protocol.py``, and in
 ``tests/probe_protocol/protocol.json`` of the repository, which the tests of
@@ -34,11 +34,12 @@ with ``pid``, ``role`` (``single`` | ``controller`` | ``worker``),
   * every ``targets`` entry has ``observer`` (``code-swap`` | ``monitoring`` |
     ``unavailable`` | ``off``), ``observer_note`` (why unavailable, or null),
     ``observed_calls`` and ``observed_time_ns`` (totals, null unless observed);
-  * every ``targets`` entry has ``verify``: null, or in a checked run
-    (``CACHESCAN_PROBE_VERIFY``) the sampling ``rate``, the cache ``hits`` seen
-    and how many were ``verified``, ``unverified``, ``divergent`` or ``skipped``,
-    and the first ``divergence`` (``test``, ``kind``, ``args``, ``cached``,
-    ``fresh``, ``tainted``) or null; see ``_verify.py``.
+  * every ``targets`` entry has ``verify``: null, or when observing with
+    ``CACHESCAN_PROBE_VERIFY`` the sampling ``rate``, the would-be cache
+    ``hits`` of the function cached alone, and how many were ``verified``,
+    ``unverified``, ``divergent`` or ``skipped``, and the first ``divergence``
+    (``test``, ``kind``, ``args``, ``cached``, ``fresh``) or null; see
+    ``_verify.py``.
 
 Version 2 dropped the copy of each test's calls from its ``tests`` entry
 (``test_calls`` has them) and writes each cell as ``[calls, time_ns]``
@@ -108,15 +109,16 @@ cachescan embeds every file of it and writes them into its private directory.
   * ``_targets.py``: finding the targets and reading ``cache_info()``;
   * ``_observe.py`` and ``_swap.py``: observing calls per test (the code swap);
   * ``_select.py``: ``CACHESCAN_PROBE_SELECT`` and ``CACHESCAN_PROBE_PART``;
-  * ``_verify.py`` and ``_compare.py``: checking every cache hit against a fresh
-    call (``CACHESCAN_PROBE_VERIFY``), and comparing the two values;
+  * ``_verify.py`` and ``_compare.py``: checking every would-be cache hit of an
+    observed run against the call itself (``CACHESCAN_PROBE_VERIFY``), and
+    comparing the two values;
   * ``_output.py``: the file's skeleton, written atomically.
 """
 
 import atexit
 import os
 
-from . import _process, _verify
+from . import _process
 from ._observe import observe_enabled
 from ._output import base_payload, write_payload
 from ._protocol import ENV_OWNER, ROLE_SINGLE
@@ -180,12 +182,5 @@ def _atexit():
 try:
     if _process.out_dir():
         atexit.register(_atexit)
-except Exception:
-    pass
-
-# Before any module of the project is imported: a checked run's patched files name
-# the verifier when they are executed (see _verify).
-try:
-    _verify.install()
 except Exception:
     pass

@@ -27,7 +27,8 @@ from ._protocol import (
     ROLE_CONTROLLER,
     SESSION_KEY,
 )
-from ._swap import CO_NOT_PLAIN, Recorder, Swap, copy_function, is_trampoline, trampoline_code
+from . import _verify
+from ._swap import CO_NOT_PLAIN, Swap, copy_function, is_trampoline, trampoline_code
 from ._targets import MISSING, load_targets, module_file, norm, resolve, unwrap_descriptor
 
 
@@ -44,10 +45,12 @@ class Observe(object):
         self.enabled = True  # False in an xdist controller
         self.session_bucket = {}
         self.current = self.session_bucket
-        self.current_test = None  # the node id of the test running, for _verify
+        self.current_test = None  # the node id of the test running, for divergences
         self.test_calls = {}  # nodeid -> bucket, in run order
         self.targets = None  # [tid] once loaded
         self.by_basename = {}  # normcase basename -> [(real path, tid, qualname)]
+        self.entries = {}  # tid -> its targets file entry (typed, maxsize: the shadow's)
+        self.checks = _verify.setting()  # (rate, seed) when would-be hits are checked
         self.status = {}  # tid -> [observer, note]
         self.swaps = {}  # id(function) -> Swap
         self.seen_modules = {}  # module name -> id(module)
@@ -69,6 +72,7 @@ class Observe(object):
             qualname = t.get("qualname") or ""
             qualname = qualname if isinstance(qualname, str) else str(qualname)
             self.targets.append(tid)
+            self.entries[tid] = t
             self.status.setdefault(tid, [OBSERVER_UNAVAILABLE, "module not loaded"])
             real = norm(t.get("path"), self.probe.base)
             if real is None:
@@ -153,6 +157,7 @@ class Observe(object):
         if swap is not None:
             if tid not in swap.recorder.tids:  # an alias of another target
                 swap.recorder.tids = swap.recorder.tids + (tid,)
+                _verify.add_alias(swap.recorder, tid)
             self.status[tid] = [OBSERVER_CODE_SWAP, None]
             return
         code = func.__code__
@@ -163,7 +168,7 @@ class Observe(object):
             self._set_status(tid, OBSERVER_UNAVAILABLE, "generator or coroutine function")
             return
         original = copy_function(func)
-        recorder = Recorder(self, original, tid)
+        recorder = _verify.recorder(self, original, tid, self.entries.get(tid, {}), self.checks)
         trampoline = trampoline_code(recorder, code)
         if trampoline is None:
             note = "closure (free variables: %s)" % ", ".join(code.co_freevars)

@@ -21,7 +21,7 @@ ENV_OWNER = "CACHESCAN_PROBE_OWNER"
 ENV_OBSERVE = "CACHESCAN_PROBE_OBSERVE"  # "1": observe the targets' calls per test
 ENV_SELECT = "CACHESCAN_PROBE_SELECT"  # JSON file: {"version": 1, "nodeids": [...]}
 ENV_PART = "CACHESCAN_PROBE_PART"  # "K/N": run part K of N of the suite's files
-ENV_VERIFY = "CACHESCAN_PROBE_VERIFY"  # "1" or "RATE:SEED": check cache hits (_verify)
+ENV_VERIFY = "CACHESCAN_PROBE_VERIFY"  # "1" or "RATE:SEED": check would-be hits (_verify)
 ENV = {
     "out": ENV_OUT,
     "targets": ENV_TARGETS,
@@ -72,7 +72,7 @@ OUTCOMES = (
     OUTCOME_XPASSED,
 )
 
-# A divergence's ``kind``: why a cache hit differed from a fresh call (_verify).
+# A divergence's ``kind``: why a would-be cache hit differed from the call (_verify).
 KIND_MUTATED = "mutated"  # the cached value was changed in place since it was stored
 KIND_KEY_COLLISION = "key-collision"  # equal arguments of another type or repr
 KIND_FRESH_DIFFERS = "fresh-differs"  # same arguments, unchanged value, other answer
@@ -115,8 +115,8 @@ TARGET_KEYS = (
     "observed_time_ns",
     "verify",
 )
-# A target's ``verify`` (null unless the run checks hits), and its ``divergence``.
+# A target's ``verify`` (null unless the run checks would-be hits), and its ``divergence``.
 VERIFY_KEYS = ("rate", "hits", "verified", "unverified", "divergent", "skipped", "divergence")
-DIVERGENCE_KEYS = ("test", "kind", "args", "cached", "fresh", "tainted")
+DIVERGENCE_KEYS = ("test", "kind", "args", "cached", "fresh")
 # One cell of ``test_calls`` ({nodeid: {target id: cell}}) is a JSON array of these.
 CALL_CELL = ("calls", "time_ns")

@@ -173,7 +173,7 @@ class Probe(object):
             if role != ROLE_CONTROLLER:
                 payload["targets"] = probe_targets(self.errors, self.base)
                 for target in payload["targets"]:
-                    target["verify"] = _verify.target_fields(target["id"])
+                    target["verify"] = _verify.target_fields(target["id"], self.errors)
                 if observing:
                     for target in payload["targets"]:
                         try:

@@ -1,50 +1,53 @@
-"""Verified hits (``CACHESCAN_PROBE_VERIFY``): every cache hit checked against a fresh call.
+"""Verified hits (``CACHESCAN_PROBE_VERIFY``): every would-be cache hit checked.
 
-In a checked run cachescan writes, directly above each ``@functools.lru_cache(...)``
-it inserts, a decorator that resolves to ``builtins.__cachescan_verify__``, which
-``install`` sets to ``decorate``.  So every reference to the cached function (the
-module attribute, ``from mod import f``, a class attribute) reaches a Verifier,
-which calls the cache and tells a hit from a miss by its ``cache_info()``:
+In an observed run of the unmodified suite (the baseline), each target's code
+swap gets a ShadowRecorder: a shadow of the ``lru_cache`` the function would get
+(the same key, ``functools._make_key`` with the target's ``typed``, the same
+``maxsize`` and least-recently-used order).  Nothing is cached: every call runs
+the function as the suite does, and the shadow only remembers.
 
-  * on a miss, it remembers the entry: the arguments, the value and, for a value
-    that can change in place, a structural snapshot of it (``_compare.freeze``);
-  * on a hit, it calls the original function (the one under the cache) with the
-    same arguments and compares the cached value with the fresh one
-    (``_compare.compare``): verified, unverified (the comparison cannot decide) or
-    divergent.  A fresh call that raises where the cache answered is divergent.
-    The fresh value is only compared, never returned; the calls it makes are
-    counted in no bucket of the call map (the observer's current bucket is a
-    scratch one meanwhile), and cache statistics do not see them.
+  * A call whose key is not in the shadow (a would-be miss) runs, and its value
+    is remembered with the arguments and, for a value that can change in place,
+    a structural snapshot (``_compare.freeze``).
+  * A call whose key is in the shadow (a would-be hit) runs too: its value is
+    what a fresh call returns, and the remembered value is what the cache would
+    have answered.  The two are compared (``_compare.compare``): verified,
+    unverified (the comparison cannot decide) or divergent.  A call that raises
+    where the cache would have answered is divergent (and still raises).
+  * With the cache, every call of a key hands out the same object, so a change
+    a caller makes to it reaches every later caller.  Here each call hands out
+    its own: the entry also watches the last few values it handed out on
+    would-be hits (their snapshots), and one changed in place makes the next
+    would-be hit divergent, as the cache would have answered with it.
+
+So the check adds no call: what the tests see is the unmodified suite, and a
+verdict never rests on an outcome the checks caused.  Each target's shadow is
+the function cached alone: calls of the function made inside one of its own
+would-be hits are not counted (its cache would have skipped them), while calls
+of other targets are (without their caches, they happen).  No other cache can
+hide a target's divergence, because there is none.
 
 The first divergence of each target is described: the test, the arguments, the
 cached and the fresh value (reprs, truncated) and a kind:
 
-  * ``mutated``: the cached value no longer equals its snapshot: a caller
-    changed it in place;
-  * ``key-collision``: this call's arguments equal the stored entry's but their
-    types or reprs differ, and so does the result;
-  * ``fresh-differs``: same arguments, unchanged value, yet the fresh call
-    answers otherwise: a hidden input (clock, locale, environment, global state,
-    a mock) or nondeterminism.
-
-Two caches must not hide each other.  During a fresh call every verifier calls
-its original function directly (no cache at all), so the fresh value is fresh
-all the way down; and when such a direct call has a remembered entry for its
-arguments, the two are compared too: that call would have been a hit of this
-cache, and is counted as one.  An entry whose value was computed while another cache answered a hit
-inside it is ``tainted``: its divergence may be that other cache's doing, and
-the divergence says so (cachescan then confirms it with this cache alone).
+  * ``mutated``: the remembered value no longer equals its snapshot: a caller
+    changed in place what the cache would have handed out again;
+  * ``key-collision``: this call's arguments equal the remembered entry's but
+    their types or reprs differ, and so does the result;
+  * ``fresh-differs``: same arguments, unchanged value, yet the call answers
+    otherwise: a hidden input (clock, locale, environment, global state, a mock)
+    or nondeterminism.
 
 ``CACHESCAN_PROBE_VERIFY`` is ``1`` (every hit) or ``RATE:SEED``: a hit is checked
 when a hash of (seed, target, the hit's number) falls below RATE, so the same
-run checks the same hits; the others are counted as ``skipped``.
+run checks the same hits; the others are counted as ``skipped``.  It only takes
+effect with ``CACHESCAN_PROBE_OBSERVE=1``: without the code swap there is no call
+to shadow.
 """
 
-import builtins
 import collections
 import functools
 import os
-import threading
 import zlib
 
 from . import _process
@@ -55,26 +58,16 @@ from ._protocol import (
     KIND_KEY_COLLISION,
     KIND_MUTATED,
 )
-from ._targets import load_targets, norm
+from ._swap import Recorder
 
-BUILTIN_NAME = "__cachescan_verify__"
 REPR_MAX = 200
-# Entries remembered per cache beyond its maxsize (unbounded caches): enough for a
-# suite, bounded for memory.
-MAX_ENTRIES = 10000
+# Values a shadow entry handed out on would-be hits that it keeps watching for changes in
+# place (the most recent ones): with the cache, each of them would have been the one
+# cached object.
+HANDED_MAX = 4
 
 _NO_SNAPSHOT = object()
-
-
-class _Local(threading.local):
-    def __init__(self):
-        self.fresh = 0  # > 0 inside a fresh call: every cache is bypassed
-        self.computing = []  # one [tainted] cell per miss being computed
-
-
-_LOCAL = _Local()
-_VERIFIERS = {}  # target id -> [Verifier]
-_settings = {"rate": 1.0, "seed": "0", "targets": None}
+_SHADOWS = {}  # target id -> [Shadow]
 
 
 def parse_setting(value):
@@ -93,58 +86,9 @@ def parse_setting(value):
     return rate, seed or "0"
 
 
-def install():
-    """Put ``decorate`` where the checked runs' patched files look for it."""
-    setting = parse_setting(os.environ.get(ENV_VERIFY, ""))
-    if setting is None:
-        return
-    _settings["rate"], _settings["seed"] = setting
-    setattr(builtins, BUILTIN_NAME, decorate)
-
-
-def enabled():
-    return getattr(builtins, BUILTIN_NAME, None) is decorate
-
-
-def _targets():
-    """{(real path, qualname): (target id, typed)}, read once."""
-    if _settings["targets"] is None:
-        found = {}
-        errors = []
-        for target in load_targets(errors):
-            real = norm(target.get("path"))
-            if real is not None:
-                entry = (str(target.get("id")), bool(target.get("typed", False)))
-                found[(real, str(target.get("qualname") or ""))] = entry
-        _settings["targets"] = found
-    return _settings["targets"]
-
-
-def decorate(cache):
-    """The verifying wrapper of one lru_cache wrapper; the cache itself when it is not
-    a target's (or cannot be verified)."""
-    try:
-        original = cache.__wrapped__
-        code = original.__code__
-        target = _targets().get((norm(code.co_filename), original.__qualname__))
-    except Exception:
-        return cache
-    if target is None:
-        return cache
-    tid, typed = target
-    verifier = Verifier(cache, original, tid, typed)
-    _VERIFIERS.setdefault(tid, []).append(verifier)
-
-    def cachescan_verified(*args, **kwargs):
-        __tracebackhide__ = True  # noqa: F841 - read by pytest
-        return verifier.call(args, kwargs)
-
-    functools.update_wrapper(cachescan_verified, cache)
-    cachescan_verified.cache_info = cache.cache_info
-    cachescan_verified.cache_clear = verifier.clear
-    if hasattr(cache, "cache_parameters"):
-        cachescan_verified.cache_parameters = cache.cache_parameters
-    return cachescan_verified
+def setting():
+    """(rate, seed) of this run, or None when it checks no hit."""
+    return parse_setting(os.environ.get(ENV_VERIFY, ""))
 
 
 def _current_test():
@@ -158,9 +102,7 @@ def _short_repr(value):
         text = repr(value)
     except Exception as e:
         text = "<repr raised %s>" % type(e).__name__
-    if len(text) > REPR_MAX:
-        text = text[: REPR_MAX - 3] + "..."
-    return text
+    return _short_repr_text(text)
 
 
 def _arguments_repr(args, kwargs):
@@ -180,191 +122,214 @@ def _argument_types(args, kwargs):
 
 
 class Entry(object):
-    """What one miss stored: the arguments, the value, its snapshot."""
+    """What one would-be miss stored: the arguments, the value, its snapshot."""
 
-    __slots__ = ("args", "kwargs", "value", "snapshot", "tainted")
+    __slots__ = ("args", "kwargs", "value", "snapshot", "handed")
 
-    def __init__(self, args, kwargs, value, snapshot, tainted):
+    def __init__(self, args, kwargs, value, snapshot):
         self.args = args
         self.kwargs = kwargs
         self.value = value
         self.snapshot = snapshot
-        self.tainted = tainted
+        self.handed = None  # deque of [value, snapshot] handed out on would-be hits
+
+    def hand_out(self, value):
+        """Watch a value a would-be hit handed out (one that can change in place)."""
+        if not needs_snapshot(value):
+            return
+        if self.handed is None:
+            self.handed = collections.deque(maxlen=HANDED_MAX)
+        self.handed.append((value, freeze(value)))
+
+    def changed_hand_out(self):
+        """A watched value that a caller changed in place since it was handed out."""
+        for value, snapshot in self.handed or ():
+            if compare(snapshot, freeze(value)) == DIFFER:
+                return value
+        return None
 
 
-class Verifier(object):
-    """One cached function of one checked run."""
+class Shadow(object):
+    """The cache one target would have, remembered but never answering."""
 
-    def __init__(self, cache, original, tid, typed):
-        self.cache = cache
-        self.original = original
+    def __init__(self, tid, typed, maxsize, rate, seed):
         self.tid = tid
         self.typed = typed
-        maxsize = None
-        try:
-            maxsize = cache.cache_info().maxsize
-        except Exception:
-            pass
-        self.capacity = MAX_ENTRIES if not maxsize else min(maxsize, MAX_ENTRIES)
+        # lru_cache(maxsize=0) caches nothing; a negative maxsize means 0 there too.
+        self.maxsize = None if maxsize is None else max(0, maxsize)
+        self.rate = rate
+        self.seed = seed
         self.entries = collections.OrderedDict()
+        self.inside_hit = 0  # > 0 inside one of its own would-be hits
         self.hits = 0
         self.verified = 0
         self.unverified = 0
         self.divergent = 0
         self.skipped = 0
         self.divergence = None
+        self.errors = []
 
-    # ---- calls -----------------------------------------------------------
-    def call(self, args, kwargs):
-        __tracebackhide__ = True  # noqa: F841 - read by pytest
-        local = _LOCAL
-        if local.fresh:
-            return self._call_uncached(args, kwargs)
-        info = self.cache.cache_info
-        before = info().hits
-        cell = [False]
-        local.computing.append(cell)
+    def lookup(self, args, kwargs):
+        """(key, entry): the key is None when the arguments cannot be a key (the cache
+        would raise TypeError, which the suite then shows)."""
         try:
-            value = self.cache(*args, **kwargs)
-        finally:
-            local.computing.pop()
-        if info().hits == before:
-            self._remember(args, kwargs, value, cell[0])
-            return value
-        for outer in local.computing:
-            outer[0] = True  # this hit's value flows into the misses around it
-        self.hits += 1
-        if self._sampled():
-            self._check(args, kwargs, value)
-        else:
-            self.skipped += 1
-        return value
+            key = functools._make_key(args, kwargs, self.typed)
+            return key, self.entries.get(key)
+        except Exception:
+            return None, None
 
-    def clear(self):
-        """``cache_clear`` of the wrapper: the cache and what was remembered of it."""
-        self.cache.cache_clear()
-        self.entries.clear()
-
-    def _sampled(self):
-        rate = _settings["rate"]
-        if rate >= 1.0:
-            return True
-        text = "%s:%s:%d" % (_settings["seed"], self.tid, self.hits)
-        return zlib.crc32(text.encode("utf-8")) / 4294967296.0 < rate
-
-    def _key(self, args, kwargs):
-        return functools._make_key(args, kwargs, self.typed)
-
-    def _remember(self, args, kwargs, value, tainted):
-        if self.capacity <= 0:
+    def remember(self, key, args, kwargs, value):
+        if self.maxsize == 0:
             return
         try:
-            key = self._key(args, kwargs)
+            snapshot = freeze(value) if needs_snapshot(value) else _NO_SNAPSHOT
+            self.entries[key] = Entry(args, kwargs, value, snapshot)
         except Exception:
             return
-        snapshot = freeze(value) if needs_snapshot(value) else _NO_SNAPSHOT
-        self.entries[key] = Entry(args, kwargs, value, snapshot, tainted)
+        if self.maxsize is not None:
+            while len(self.entries) > self.maxsize:
+                self.entries.popitem(last=False)
+
+    def hit(self, key):
+        """Count a would-be hit; whether it is checked."""
         self.entries.move_to_end(key)
-        while len(self.entries) > self.capacity:
-            self.entries.popitem(last=False)
+        self.hits += 1
+        if self.rate >= 1.0:
+            return True
+        text = "%s:%s:%d" % (self.seed, self.tid, self.hits)
+        if zlib.crc32(text.encode("utf-8")) / 4294967296.0 < self.rate:
+            return True
+        self.skipped += 1
+        return False
 
-    def _fresh(self, args, kwargs):
-        """(value, raised): the original function's answer now, no cache anywhere,
-        its calls counted nowhere."""
-        local = _LOCAL
-        observe = getattr(_process.active, "observe", None)
-        saved = getattr(observe, "current", None)
-        if observe is not None:
-            observe.current = {}
-        local.fresh += 1
+    def safely(self, method, *args):
+        """Run a step of the checks without letting its error reach the test; the error
+        goes to the probe file's ``error``."""
         try:
-            return self.original(*args, **kwargs), False
+            method(*args)
         except Exception as e:
-            return e, True
-        finally:
-            local.fresh -= 1
-            if observe is not None:
-                observe.current = saved
+            if len(self.errors) < 3:
+                self.errors.append("verify %s: %s: %s" % (self.tid, type(e).__name__, e))
 
-    def _check(self, args, kwargs, cached):
-        fresh, raised = self._fresh(args, kwargs)
-        outcome = DIFFER if raised else compare(cached, fresh)
-        self._count(outcome, args, kwargs, cached, fresh, raised)
-
-    def _call_uncached(self, args, kwargs):
-        """Inside a fresh call: the original function, and, when this cache holds an
-        entry for the arguments, a check of that would-be hit."""
-        value = self.original(*args, **kwargs)
-        try:
-            entry = self.entries.get(self._key(args, kwargs))
-        except Exception:
-            entry = None
-        if entry is not None:
-            self.hits += 1
-            self._count(compare(entry.value, value), args, kwargs, entry.value, value, False)
-        return value
-
-    def _count(self, outcome, args, kwargs, cached, fresh, raised):
-        if outcome == EQUAL:
+    def check(self, entry, args, kwargs, fresh, raised):
+        outcome = DIFFER if raised else compare(entry.value, fresh)
+        if outcome == DIFFER:
+            self._diverged(args, kwargs, entry.value, _kind(entry, args, kwargs), fresh, raised)
+            return
+        changed = entry.changed_hand_out()
+        if changed is not None:
+            self._diverged(args, kwargs, changed, KIND_MUTATED, fresh, raised)
+        elif outcome == EQUAL:
             self.verified += 1
-        elif outcome == UNVERIFIED:
-            self.unverified += 1
         else:
-            self._diverged(args, kwargs, cached, fresh, raised)
+            self.unverified += 1
 
-    # ---- divergences -----------------------------------------------------
-    def _diverged(self, args, kwargs, cached, fresh, raised):
+    def _diverged(self, args, kwargs, cached, kind, fresh, raised):
         self.divergent += 1
         if self.divergence is not None:
             return
-        try:
-            entry = self.entries.get(self._key(args, kwargs))
-        except Exception:
-            entry = None
         if raised:
             fresh_text = "raised %s: %s" % (type(fresh).__name__, _short_repr_text(str(fresh)))
         else:
             fresh_text = _short_repr(fresh)
         self.divergence = {
             "test": _current_test(),
-            "kind": self._kind(entry, args, kwargs, cached),
+            "kind": kind,
             "args": _arguments_repr(args, kwargs),
             "cached": _short_repr(cached),
             "fresh": fresh_text,
-            "tainted": bool(entry is not None and entry.tainted),
         }
 
-    def _kind(self, entry, args, kwargs, cached):
+
+def _kind(entry, args, kwargs):
+    if entry.snapshot is not _NO_SNAPSHOT and entry.snapshot is not None:
+        if compare(entry.snapshot, freeze(entry.value)) == DIFFER:
+            return KIND_MUTATED
+    # Equal arguments (they found the entry) that are not the same: a collision.
+    if _argument_types(entry.args, entry.kwargs) != _argument_types(args, kwargs):
+        return KIND_KEY_COLLISION
+    if _arguments_repr(entry.args, entry.kwargs) != _arguments_repr(args, kwargs):
+        return KIND_KEY_COLLISION
+    return KIND_FRESH_DIFFERS
+
+
+class ShadowRecorder(Recorder):
+    """A Recorder (calls counted and timed for the call map, as without checks) that
+    also runs each call past its target's Shadow, outside the timed call."""
+
+    __slots__ = ("shadow",)
+
+    def __init__(self, observe, original, tid, shadow):
+        Recorder.__init__(self, observe, original, tid)
+        self.shadow = shadow
+
+    def call(self, args, kwargs):
+        __tracebackhide__ = True  # noqa: F841 - read by pytest
+        shadow = self.shadow
+        if shadow.inside_hit:
+            return Recorder.call(self, args, kwargs)
+        key, entry = shadow.lookup(args, kwargs)
         if entry is None:
-            return KIND_FRESH_DIFFERS
-        if entry.snapshot is not _NO_SNAPSHOT and entry.snapshot is not None:
-            if compare(entry.snapshot, freeze(cached)) == DIFFER:
-                return KIND_MUTATED
-        # Equal arguments (they found the entry) that are not the same: a collision.
-        if _argument_types(entry.args, entry.kwargs) != _argument_types(args, kwargs):
-            return KIND_KEY_COLLISION
-        if _arguments_repr(entry.args, entry.kwargs) != _arguments_repr(args, kwargs):
-            return KIND_KEY_COLLISION
-        return KIND_FRESH_DIFFERS
+            value = Recorder.call(self, args, kwargs)
+            if key is not None:
+                shadow.remember(key, args, kwargs, value)
+            return value
+        checked = shadow.hit(key)
+        shadow.inside_hit += 1
+        try:
+            fresh = Recorder.call(self, args, kwargs)
+        except Exception as e:
+            shadow.inside_hit -= 1
+            if checked:
+                shadow.safely(shadow.check, entry, args, kwargs, e, True)
+            raise
+        shadow.inside_hit -= 1
+        if checked:
+            shadow.safely(shadow.check, entry, args, kwargs, fresh, False)
+        shadow.safely(entry.hand_out, fresh)
+        return fresh
 
 
-def target_fields(tid):
+def recorder(observe, original, tid, target, checks):
+    """The recorder of one swapped function: a ShadowRecorder when ``checks`` (the
+    run's setting) is on, else a plain Recorder."""
+    if checks is None:
+        return Recorder(observe, original, tid)
+    maxsize = target.get("maxsize")
+    maxsize = maxsize if isinstance(maxsize, int) and not isinstance(maxsize, bool) else None
+    shadow = Shadow(tid, bool(target.get("typed", False)), maxsize, checks[0], checks[1])
+    _SHADOWS.setdefault(tid, []).append(shadow)
+    return ShadowRecorder(observe, original, tid, shadow)
+
+
+def add_alias(recorder, tid):
+    """``tid`` names a function another target already swapped: it shares the shadow."""
+    shadow = getattr(recorder, "shadow", None)
+    if shadow is not None:
+        _SHADOWS.setdefault(tid, []).append(shadow)
+
+
+def target_fields(tid, errors):
     """The ``verify`` value of one target entry: None when this run checks no hit, or
-    when no verifier was made for it (its module was never imported)."""
-    verifiers = _VERIFIERS.get(tid)
-    if not enabled() or not verifiers:
+    when no shadow was made for it (its module was never imported, or it could not be
+    observed).  The checks' own errors go to ``errors``."""
+    checks = setting()
+    shadows = _SHADOWS.get(tid)
+    if checks is None or not shadows:
         return None
+    for shadow in shadows:
+        errors.extend(shadow.errors)
     fields = {
-        "rate": _settings["rate"],
-        "hits": sum(v.hits for v in verifiers),
-        "verified": sum(v.verified for v in verifiers),
-        "unverified": sum(v.unverified for v in verifiers),
-        "divergent": sum(v.divergent for v in verifiers),
-        "skipped": sum(v.skipped for v in verifiers),
+        "rate": checks[0],
+        "hits": sum(s.hits for s in shadows),
+        "verified": sum(s.verified for s in shadows),
+        "unverified": sum(s.unverified for s in shadows),
+        "divergent": sum(s.divergent for s in shadows),
+        "skipped": sum(s.skipped for s in shadows),
         "divergence": None,
     }
-    for verifier in verifiers:
-        if verifier.divergence is not None:
-            fields["divergence"] = verifier.divergence
+    for shadow in shadows:
+        if shadow.divergence is not None:
+            fields["divergence"] = shadow.divergence
             break
     return fields

@@ -1,12 +1,13 @@
 """The sample probe files of tests/probe_protocol/: real runs of the plugin, normalised.
 
 One tiny project (conftest's shop.pricing, a test of every outcome, a test file
-that fails to import, a target in every state, and shop.checked, whose cache a
-test mutates) is run the way cachescan runs a checked run (observing calls,
-verifying hits): once in a single process (``single.json``) and once with
-``-n 1`` (``controller.json`` and ``worker.json``).  Normalising replaces what
-changes from run to run: pids, the Python version, durations and call times,
-the project's temporary directory (``/project``).
+that fails to import, a target in every state, and shop.checked, uncached, whose
+value a test mutates) is run observing calls and checking would-be hits, as
+cachescan runs a baseline with checks (the cached targets of shop.pricing give
+the statistics a patched run reads): once in a single process (``single.json``)
+and once with ``-n 1`` (``controller.json`` and ``worker.json``).  Normalising
+replaces what changes from run to run: pids, the Python version, durations and
+call times, the project's temporary directory (``/project``).
 
     python -B src/probe/plugin/tests/samples.py     # rewrite the sample files
 
@@ -23,13 +24,8 @@ from conftest import PRICING, Project, write
 PROTOCOL_DIR = Path(__file__).resolve().parents[4] / "tests" / "probe_protocol"
 SAMPLE_NAMES = ("single", "controller", "worker")
 
-# A module as a checked run patches it: the verifier above the cache.
+# A module as the baseline runs it: no cache; its would-be hits are checked.
 CHECKED = """\
-import functools
-
-
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def tags(kind):
     return ["new", kind]
 """

@@ -1,6 +1,7 @@
 """Verified hits (_verify, _compare): the structural comparison on its own, then real
-checked runs: every kind of divergence found and named, no false divergence, the
-extra calls counted nowhere, caches that cannot hide each other, sampling."""
+observed runs with checks: every kind of divergence found and named, no false
+divergence, no call added, each function checked as if it were the only one
+cached, bounded caches evicting as lru_cache does, sampling, xdist workers."""
 
 import decimal
 import threading
@@ -94,44 +95,58 @@ def test_a_snapshot_sees_a_change_in_place(probe_mod):
     assert probe_mod._compare.needs_snapshot((1, [2]))
 
 
-# ---- checked runs ----------------------------------------------------------- #
+# ---- observed runs with checks --------------------------------------------- #
 
 CHECKED_MODULE = """\
-import functools
 import itertools
 
 _counter = itertools.count()
 LANGUAGE = ["en"]
+CALLS = []
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def tags(kind):
     return ["new", kind]
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
+def defaults():
+    return ["sale"]
+
+
+def tag(name):
+    tags = defaults()
+    tags.append(name)
+    return tags
+
+
 def describe(value, unit):
     return "%s:%r %s" % (type(value).__name__, value, unit)
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def ticket(prefix):
     return "%s-%d" % (prefix, next(_counter))
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def greeting(name):
     return "%s %s" % ({"en": "hello", "fr": "bonjour"}[LANGUAGE[0]], name)
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def banner(name):
     return "*** " + greeting(name) + " ***"
+
+
+def fib(n):
+    CALLS.append(n)
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+LIMIT = [5]
+
+
+def fails(x):
+    if x > LIMIT[0]:
+        raise ValueError("over the limit")
+    return x
 
 
 class Point(object):
@@ -147,37 +162,33 @@ class Pair(object):
         self.b = b
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def not_a_number(x):
     return float("nan")
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def point(x):
     return Point(x)
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def pair(x):
     return Pair(x, [x])
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=None)
 def squares(n):
     return [i * i for i in range(n)]
 
 
-@__cachescan_verify__
-@functools.lru_cache(maxsize=32)
 def double(x):
     return 2 * x
+
+
+def recent(x):
+    return x
 """
 
 CHECKED_TESTS = """\
+import pytest
+
 from shop import checked
 
 
@@ -185,6 +196,12 @@ def test_mutated():
     first = checked.tags("sale")
     first.append("mine")
     assert checked.tags("sale")[0] == "new"
+
+
+def test_mutated_after_a_hit():
+    assert checked.defaults() == ["sale"]
+    assert checked.tag("apple") == ["sale", "apple"]  # a hit: its value is changed
+    assert checked.tag("pear") == ["sale", "pear"]
 
 
 def test_key_collision():
@@ -200,7 +217,21 @@ def test_fresh_differs():
 def test_hidden_inner():
     assert "hello" in checked.banner("ann")
     checked.LANGUAGE[0] = "fr"
-    assert "ann" in checked.banner("ann")  # the outer cache answers: still hello
+    assert "ann" in checked.banner("ann")
+    checked.LANGUAGE[0] = "en"
+
+
+def test_recursion():
+    assert checked.fib(10) == 55
+    assert len(checked.CALLS) == 177  # every call made: nothing is cached
+
+
+def test_raises():
+    assert checked.fails(1) == 1
+    checked.LIMIT[0] = 0
+    with pytest.raises(ValueError):
+        checked.fails(1)  # the cache would answer 1
+    checked.LIMIT[0] = 5
 
 
 def test_no_false_divergence():
@@ -212,14 +243,22 @@ def test_no_false_divergence():
         assert checked.double(21) == 42
     for i in range(60):
         assert checked.double(i % 6) == 2 * (i % 6)
+
+
+def test_eviction():
+    for x in [1, 2, 3, 1, 3, 3]:
+        assert checked.recent(x) == x
 """
 
 CHECKED_QUALNAMES = (
     "tags",
+    "defaults",
     "describe",
     "ticket",
     "greeting",
     "banner",
+    "fib",
+    "fails",
     "not_a_number",
     "point",
     "pair",
@@ -228,18 +267,19 @@ CHECKED_QUALNAMES = (
 )
 
 
-def checked_project(root, checks=True):
-    """The checked module as a checked run patches it (or, without ``checks``, as an
-    unchecked run does) and its tests."""
+def checked_project(root):
+    """The checked module, uncached as the baseline runs it, and its tests; ``recent``
+    would get ``maxsize=2``, every other function an unbounded cache."""
     root.mkdir(parents=True, exist_ok=True)
     project = Project(root)
-    source = CHECKED_MODULE if checks else CHECKED_MODULE.replace("@__cachescan_verify__\n", "")
-    module = write(root / "src" / "shop" / "checked.py", source)
+    module = write(root / "src" / "shop" / "checked.py", CHECKED_MODULE)
     (root / "tests" / "test_a.py").unlink()
     write(root / "tests" / "test_checked.py", CHECKED_TESTS)
-    project.set_targets(
-        [project.target(q, module="shop.checked", path=module.resolve()) for q in CHECKED_QUALNAMES]
-    )
+    path = module.resolve()
+    targets = [project.target(q, module="shop.checked", path=path) for q in CHECKED_QUALNAMES]
+    recent = project.target("recent", module="shop.checked", path=path)
+    recent["maxsize"] = 2
+    project.set_targets(targets + [recent])
     return project
 
 
@@ -265,8 +305,10 @@ def verify_by_target(docs):
 def run_checked(project, *args, **env):
     settings = {"CACHESCAN_PROBE_VERIFY": "1", "CACHESCAN_PROBE_OBSERVE": "1"}
     settings.update(env)
+    for path in project.out.iterdir():
+        path.unlink()
     proc = project.run("-q", *args, env=project.env(**settings))
-    assert proc.returncode == 0, proc.stdout  # every test passes with the caches
+    assert proc.returncode == 0, proc.stdout  # every test passes
     docs = project.files()
     for doc in docs:
         check_common(doc, proc)
@@ -275,24 +317,33 @@ def run_checked(project, *args, **env):
 
 def test_every_kind_of_divergence_is_found_and_named(tmp_path):
     verify = verify_by_target(run_checked(checked_project(tmp_path)))
-    for name, kind, args in [
-        ("tags", "mutated", "'sale'"),
-        ("describe", "key-collision", "True, 'm'"),
-        ("ticket", "fresh-differs", "'A'"),
+    for name, kind, args, test in [
+        ("tags", "mutated", "'sale'", "mutated"),
+        ("defaults", "mutated", "", "mutated_after_a_hit"),
+        ("describe", "key-collision", "True, 'm'", "key_collision"),
+        ("ticket", "fresh-differs", "'A'", "fresh_differs"),
+        ("fails", "fresh-differs", "1", "raises"),
     ]:
         found = verify[name]
         assert found["divergent"] >= 1, (name, found)
         divergence = found["divergence"]
         assert divergence["kind"] == kind, (name, divergence)
         assert divergence["args"] == args, (name, divergence)
-        assert divergence["test"] == "tests/test_checked.py::test_" + (
-            "mutated" if name == "tags" else "key_collision" if name == "describe" else "fresh_differs"
-        )
-        assert not divergence["tainted"], divergence
+        assert divergence["test"] == "tests/test_checked.py::test_" + test
     assert verify["tags"]["divergence"]["cached"] == "['new', 'sale', 'mine']"
     assert verify["tags"]["divergence"]["fresh"] == "['new', 'sale']"
+    # The value a would-be hit handed out, changed in place: the cache would answer it.
+    assert verify["defaults"]["divergence"]["cached"] == "['sale', 'apple']"
+    assert verify["defaults"]["divergence"]["fresh"] == "['sale']"
     assert verify["describe"]["divergence"]["cached"] == "'int:1 m'"
     assert verify["describe"]["divergence"]["fresh"] == "'bool:True m'"
+
+
+def test_a_call_that_raises_where_the_cache_would_answer_diverges_and_still_raises(tmp_path):
+    # test_raises expects the ValueError: the run passing shows the call still raised.
+    verify = verify_by_target(run_checked(checked_project(tmp_path)))
+    assert verify["fails"]["divergence"]["fresh"] == "raised ValueError: over the limit"
+    assert verify["fails"]["divergence"]["cached"] == "1"
 
 
 def test_no_false_divergence_on_nan_objects_slots_and_fresh_lists(tmp_path):
@@ -304,33 +355,41 @@ def test_no_false_divergence_on_nan_objects_slots_and_fresh_lists(tmp_path):
         assert (found["divergent"], found["unverified"], found["divergence"]) == (0, 0, None)
 
 
-def test_an_inner_cache_cannot_hide_behind_an_outer_one(tmp_path):
-    # greeting is only ever called by banner; once banner's cache answers, greeting's
-    # stale "hello" would never be seen. The fresh call of banner calls greeting
-    # uncached, and that call is compared with greeting's entry.
+def test_each_function_is_checked_as_the_only_one_cached(tmp_path):
+    # greeting is only ever called by banner. Were banner cached too, its hit would
+    # answer before greeting is called again; cached alone, greeting would answer
+    # "hello ann" after the language changed, and that is what is found.
     verify = verify_by_target(run_checked(checked_project(tmp_path)))
     assert verify["banner"]["divergence"]["kind"] == "fresh-differs", verify["banner"]
-    assert verify["greeting"]["divergent"] >= 1, verify["greeting"]
     assert verify["greeting"]["divergence"]["cached"] == "'hello ann'"
     assert verify["greeting"]["divergence"]["fresh"] == "'bonjour ann'"
 
 
-def test_the_extra_calls_count_in_no_statistic(tmp_path):
-    plain = checked_project(tmp_path / "plain", checks=False)
-    docs = run_checked(plain, CACHESCAN_PROBE_VERIFY=None)
-    assert all(value is None for value in verify_by_target(docs).values())
-    unchecked = {t["id"]: t for t in docs[0]["targets"]}
-    checked = {t["id"]: t for t in run_checked(checked_project(tmp_path / "checked"))[0]["targets"]}
-    for tid, target in unchecked.items():
-        for key in ("hits", "misses", "observed_calls"):
-            assert checked[tid][key] == target[key], (tid, key, checked[tid], target)
+def test_the_hits_are_those_of_the_cache_and_no_call_is_added(tmp_path):
+    # fib(10) with lru_cache: 11 misses and 8 hits; the calls inside a would-be hit
+    # are not the cache's (it would have skipped them), and the suite sees every call
+    # exactly once (test_recursion counts them).
+    project = checked_project(tmp_path)
+    docs = run_checked(project)
+    verify = verify_by_target(docs)
+    assert (verify["fib"]["hits"], verify["fib"]["verified"]) == (8, 8), verify["fib"]
+    observed = {t["id"]: t["observed_calls"] for t in docs[0]["targets"]}
+    assert observed["shop.checked:fib"] == 177
+    plain = run_checked(project, CACHESCAN_PROBE_VERIFY=None)
+    assert all(value is None for value in verify_by_target(plain).values())
+    assert {t["id"]: t["observed_calls"] for t in plain[0]["targets"]} == observed
+
+
+def test_a_bounded_cache_forgets_as_lru_cache_does(tmp_path):
+    # maxsize=2 over 1, 2, 3, 1, 3, 3: 1 is evicted by 3, so only the last two calls
+    # of 3 are hits.
+    verify = verify_by_target(run_checked(checked_project(tmp_path)))
+    assert verify["recent"]["hits"] == 2, verify["recent"]
 
 
 def test_a_sample_of_the_hits_is_checked_the_same_way_every_time(tmp_path):
     project = checked_project(tmp_path)
     first = verify_by_target(run_checked(project, CACHESCAN_PROBE_VERIFY="0.5:7"))
-    for path in project.out.iterdir():
-        path.unlink()
     second = verify_by_target(run_checked(project, CACHESCAN_PROBE_VERIFY="0.5:7"))
     assert first == second
     double = first["double"]
@@ -350,9 +409,7 @@ def test_xdist_workers_each_check_their_hits(tmp_path):
     assert verify["double"]["verified"] == verify["double"]["hits"] > 0
 
 
-def test_without_the_setting_the_patched_name_is_missing(tmp_path):
-    # A checked run's files name the verifier; only a checked run provides it.
+def test_without_observing_no_hit_is_checked(tmp_path):
     project = checked_project(tmp_path)
-    proc = project.run("-q", env=project.env(CACHESCAN_PROBE_OBSERVE="1"))
-    assert proc.returncode != 0
-    assert "__cachescan_verify__" in proc.stdout
+    docs = run_checked(project, CACHESCAN_PROBE_OBSERVE=None)
+    assert all(value is None for value in verify_by_target(docs).values())
