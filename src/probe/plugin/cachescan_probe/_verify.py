@@ -48,6 +48,7 @@ to shadow.
 import collections
 import functools
 import os
+import threading
 import zlib
 
 from . import _process
@@ -68,6 +69,14 @@ HANDED_MAX = 4
 
 _NO_SNAPSHOT = object()
 _SHADOWS = {}  # target id -> [Shadow]
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.busy = 0  # > 0 while the checks run (their own calls are not the program's)
+
+
+_LOCAL = _Local()
 
 
 def parse_setting(value):
@@ -174,18 +183,16 @@ class Shadow(object):
         would raise TypeError, which the suite then shows)."""
         try:
             key = functools._make_key(args, kwargs, self.typed)
-            return key, self.entries.get(key)
-        except Exception:
+            hash(key)
+        except TypeError:
             return None, None
+        return key, self.entries.get(key)
 
     def remember(self, key, args, kwargs, value):
         if self.maxsize == 0:
             return
-        try:
-            snapshot = freeze(value) if needs_snapshot(value) else _NO_SNAPSHOT
-            self.entries[key] = Entry(args, kwargs, value, snapshot)
-        except Exception:
-            return
+        snapshot = freeze(value) if needs_snapshot(value) else _NO_SNAPSHOT
+        self.entries[key] = Entry(args, kwargs, value, snapshot)
         if self.maxsize is not None:
             while len(self.entries) > self.maxsize:
                 self.entries.popitem(last=False)
@@ -202,14 +209,19 @@ class Shadow(object):
         self.skipped += 1
         return False
 
-    def safely(self, method, *args):
-        """Run a step of the checks without letting its error reach the test; the error
-        goes to the probe file's ``error``."""
+    def quietly(self, method, *args):
+        """Run a step of the checks: the target calls it makes (a key's ``__hash__``, an
+        ``__eq__``) are not the program's, and its error does not reach the test but goes
+        to the probe file's ``error``. Its result, or None when it failed."""
+        _LOCAL.busy += 1
         try:
-            method(*args)
+            return method(*args)
         except Exception as e:
             if len(self.errors) < 3:
                 self.errors.append("verify %s: %s: %s" % (self.tid, type(e).__name__, e))
+            return None
+        finally:
+            _LOCAL.busy -= 1
 
     def check(self, entry, args, kwargs, fresh, raised):
         outcome = DIFFER if raised else compare(entry.value, fresh)
@@ -265,28 +277,33 @@ class ShadowRecorder(Recorder):
 
     def call(self, args, kwargs):
         __tracebackhide__ = True  # noqa: F841 - read by pytest
+        if _LOCAL.busy:
+            # Called by the checks themselves (a key's __hash__ or __eq__, a repr): not
+            # one of the program's calls, so neither counted nor shadowed.
+            return self.original(*args, **kwargs)
         shadow = self.shadow
         if shadow.inside_hit:
             return Recorder.call(self, args, kwargs)
-        key, entry = shadow.lookup(args, kwargs)
+        found = shadow.quietly(shadow.lookup, args, kwargs)
+        key, entry = found if found is not None else (None, None)
         if entry is None:
             value = Recorder.call(self, args, kwargs)
             if key is not None:
-                shadow.remember(key, args, kwargs, value)
+                shadow.quietly(shadow.remember, key, args, kwargs, value)
             return value
-        checked = shadow.hit(key)
+        checked = shadow.quietly(shadow.hit, key)
         shadow.inside_hit += 1
         try:
             fresh = Recorder.call(self, args, kwargs)
         except Exception as e:
             shadow.inside_hit -= 1
             if checked:
-                shadow.safely(shadow.check, entry, args, kwargs, e, True)
+                shadow.quietly(shadow.check, entry, args, kwargs, e, True)
             raise
         shadow.inside_hit -= 1
         if checked:
-            shadow.safely(shadow.check, entry, args, kwargs, fresh, False)
-        shadow.safely(entry.hand_out, fresh)
+            shadow.quietly(shadow.check, entry, args, kwargs, fresh, False)
+        shadow.quietly(entry.hand_out, fresh)
         return fresh
 
 
