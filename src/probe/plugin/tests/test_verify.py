@@ -184,6 +184,25 @@ def double(x):
 
 def recent(x):
     return x
+
+
+class Version(object):
+    def __init__(self, n):
+        self.n = n
+
+    def __eq__(self, other):
+        return compare(self, other) == 0
+
+    def __hash__(self):
+        return hash(self.n)
+
+
+def compare(a, b):
+    return (a.n > b.n) - (a.n < b.n)
+
+
+def bump(version):
+    return Version(version.n + 1)
 """
 
 CHECKED_TESTS = """\
@@ -245,6 +264,11 @@ def test_no_false_divergence():
         assert checked.double(i % 6) == 2 * (i % 6)
 
 
+def test_targets_in_eq_and_hash():
+    for _ in range(2):
+        assert checked.bump(checked.Version(1)) == checked.Version(2)
+
+
 def test_eviction():
     for x in [1, 2, 3, 1, 3, 3]:
         assert checked.recent(x) == x
@@ -264,6 +288,8 @@ CHECKED_QUALNAMES = (
     "pair",
     "squares",
     "double",
+    "compare",
+    "bump",
 )
 
 
@@ -378,6 +404,17 @@ def test_the_hits_are_those_of_the_cache_and_no_call_is_added(tmp_path):
     plain = run_checked(project, CACHESCAN_PROBE_VERIFY=None)
     assert all(value is None for value in verify_by_target(plain).values())
     assert {t["id"]: t["observed_calls"] for t in plain[0]["targets"]} == observed
+
+
+def test_the_checks_own_calls_of_targets_are_not_the_programs(tmp_path):
+    # Comparing two bump() results, and keying on a Version, calls Version.__eq__,
+    # which calls compare, a target: those calls are the checks', not the suite's.
+    docs = run_checked(checked_project(tmp_path))
+    verify = verify_by_target(docs)
+    assert (verify["bump"]["hits"], verify["bump"]["verified"]) == (1, 1), verify["bump"]
+    observed = {t["id"]: t["observed_calls"] for t in docs[0]["targets"]}
+    assert observed["shop.checked:compare"] == 2, "the test's two == only"
+    assert docs[0]["error"] is None
 
 
 def test_a_bounded_cache_forgets_as_lru_cache_does(tmp_path):
