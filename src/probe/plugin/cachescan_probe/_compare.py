@@ -20,12 +20,14 @@
 
 ``freeze(value)`` takes a structural snapshot of a value that can change in
 place (a list, dict, set or object with attributes): nested tuples that keep
-the atoms themselves, so ``compare(freeze(a), freeze(b))`` says whether ``a``
-changed since its snapshot.  Values that cannot change (numbers, strings,
+the atoms themselves, and a deep copy of an object whose class defines
+``__eq__`` (compared with it), so ``compare(freeze(a), freeze(b))`` says
+whether ``a`` changed since its snapshot.  Values that cannot change (numbers, strings,
 bytes, None, tuples of those, frozensets) need none: ``needs_snapshot`` says
 which do.  A value too large or too deep to freeze gives None (no snapshot).
 """
 
+import copy
 import math
 import types
 
@@ -191,6 +193,14 @@ def _freeze(value, depth, budget):
         return (cls, frozenset(_freeze(item, depth + 1, budget) for item in value))
     if cls is bytearray:
         return (cls, bytes(value))
+    if _defines_eq(cls):
+        # Compared with its own ``==``, so its snapshot is a copy compared that way: its
+        # attributes may hold caches filled later (a path's string, a hash), which are
+        # no change to its value.
+        try:
+            return (cls, "copy", copy.deepcopy(value))
+        except Exception:
+            return (cls, "id", id(value))
     state = []
     for name in _slot_names(cls):
         item = getattr(value, name, _ABSENT)

@@ -99,6 +99,7 @@ def test_a_snapshot_sees_a_change_in_place(probe_mod):
 
 CHECKED_MODULE = """\
 import itertools
+import pathlib
 
 _counter = itertools.count()
 LANGUAGE = ["en"]
@@ -176,6 +177,10 @@ def pair(x):
 
 def squares(n):
     return [i * i for i in range(n)]
+
+
+def where(name):
+    return pathlib.PurePosixPath("/data") / name
 
 
 def double(x):
@@ -260,6 +265,8 @@ def test_no_false_divergence():
         assert checked.pair(2).a == 2
         assert checked.squares(4) == [0, 1, 4, 9]
         assert checked.double(21) == 42
+        found = checked.where("x")
+        assert hash(found) and str(found) == "/data/x"  # fills the path's caches
     for i in range(60):
         assert checked.double(i % 6) == 2 * (i % 6)
 
@@ -290,6 +297,7 @@ CHECKED_QUALNAMES = (
     "double",
     "compare",
     "bump",
+    "where",
 )
 
 
@@ -374,7 +382,7 @@ def test_a_call_that_raises_where_the_cache_would_answer_diverges_and_still_rais
 
 def test_no_false_divergence_on_nan_objects_slots_and_fresh_lists(tmp_path):
     verify = verify_by_target(run_checked(checked_project(tmp_path)))
-    for name in ("not_a_number", "point", "pair", "squares", "double"):
+    for name in ("not_a_number", "point", "pair", "squares", "double", "where"):
         found = verify[name]
         assert found["hits"] >= 2, (name, found)
         assert found["verified"] == found["hits"], (name, found)
