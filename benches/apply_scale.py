@@ -9,10 +9,17 @@ Scenarios (goals from the issue that introduced them):
   3. probe overhead: the suite with the probe / without, 2,000 quick tests (<= 1.05), in
      instructions executed when valgrind is installed (steady on a shared machine), and in
      CPU time (median of paired runs);
-  4. `--jobs 2` vs `--jobs 1` with 8 culprits (<= 0.65), when cachescan has `--jobs`.
+  4. `--jobs 2` vs `--jobs 1` with 8 culprits (<= 0.65), when cachescan has `--jobs`;
+  5. verified hits: apply with checks / without (`--no-verify-hits`), cold baseline, on the
+     bundled example (examples/shop) and on the all-safe project of 1. (<= 1.25); and the
+     test runs on a project where 2/3 of the targets break, with checks and without.
 
 Every project is generated here (any number of targets and culprits) in a temporary
 directory. Wall times are medians of --runs runs. Standard library only.
+
+Scenarios 2 and 4 measure the culprit search, so they run with `--no-verify-hits`: their
+culprits return a list a test mutates, which the baseline's checks would condemn without
+a search (scenario 5 shows that).
 """
 
 import argparse
@@ -27,6 +34,9 @@ import sys
 import tempfile
 import textwrap
 import time
+
+# The culprit search alone: without checks, the culprits are found by the search.
+SEARCH_ONLY = ("--no-verify-hits",)
 
 MANIFEST = """\
 version: 1
@@ -49,10 +59,12 @@ def write(path, text):
         handle.write(text)
 
 
-def generate(root, targets, culprits, tests_per_target, work, test_work=0):
+def generate(root, targets, culprits, tests_per_target, work, test_work=0, shared=False):
     """A project with `targets` cacheable functions, the first `culprits` of which return
     a list that a test mutates (so caching them breaks that test). `test_work` is work each
-    test does itself, which caching cannot save (so a patched run is not just faster)."""
+    test does itself, which caching cannot save (so a patched run is not just faster).
+    `shared` adds a test that calls every function and that caching f_0 breaks too, so
+    every target is a suspect of one broken test (one component of the search)."""
     functions = []
     for index in range(targets):
         if index < culprits:
@@ -83,6 +95,10 @@ def generate(root, targets, culprits, tests_per_target, work, test_work=0):
                 )
             tests.append(f"def test_{index}_{test}():\n{body}")
         write(os.path.join(root, f"tests/test_f{index}.py"), "from synth import core\n\n\n" + "\n\n".join(tests))
+    if shared:
+        calls = "".join(f"    core.f_{index}(2)\n" for index in range(targets))
+        body = f"{calls}    core.f_0(5).append(1)\n    assert core.f_0(5) == [5, 0]\n"
+        write(os.path.join(root, "tests/test_shared.py"), f"from synth import core\n\n\ndef test_shared():\n{body}")
 
 
 def generate_quick(root, count):
@@ -169,16 +185,16 @@ def scenario_all_safe(binary, workdir, env, runs):
 def scenario_one_culprit(binary, workdir, env):
     root = os.path.join(workdir, "one_culprit")
     generate(root, targets=64, culprits=1, tests_per_target=4, work=200)
-    _, report = apply_json(binary, root, env, "--fresh-baseline")
-    _, individual = apply_json(binary, root, env, "--fresh-baseline", "--strategy", "individual")
+    _, report = apply_json(binary, root, env, "--fresh-baseline", *SEARCH_ONLY)
+    _, individual = apply_json(binary, root, env, "--fresh-baseline", "--strategy", "individual", *SEARCH_ONLY)
     plain_tests = report["baseline"]["tests"]
     unsafe = [target["id"] for target in report["targets"] if target["verdict"] == "unsafe"]
     if unsafe != ["synth.core:f_0"]:
         sys.exit(f"expected exactly synth.core:f_0 unsafe, got {unsafe}")
     return [
-        ("64 targets, 1 culprit: test runs (bisect)", report["test_runs"], "<= 9"),
-        ("64 targets, 1 culprit: test runs (individual)", individual["test_runs"], "65"),
-        ("64 targets, 1 culprit: tests executed / plain run", report["tests_executed"] / plain_tests, "<= 3"),
+        ("64 targets, 1 culprit, search only: test runs (bisect)", report["test_runs"], "<= 9"),
+        ("64 targets, 1 culprit, search only: test runs (individual)", individual["test_runs"], "65"),
+        ("64 targets, 1 culprit, search only: tests executed / plain run", report["tests_executed"] / plain_tests, "<= 3"),
     ]
 
 
@@ -245,20 +261,68 @@ def scenario_jobs(binary, workdir, env):
     root = os.path.join(workdir, "eight_culprits")
     generate(root, targets=64, culprits=8, tests_per_target=4, work=20000)
     apply_json(binary, root, env)  # compile the interpreter's bytecode once, like a second apply
-    one, report = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "1")
-    two, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "2")
+    one, report = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "1", *SEARCH_ONLY)
+    two, _ = apply_json(binary, root, env, "--fresh-baseline", "--jobs", "2", *SEARCH_ONLY)
     if report["baseline"]["failed"]:
         sys.exit("the generated suite must pass unpatched")
     # One run per function, each the whole suite: the case where copies pay most.
     small = os.path.join(workdir, "individual")
     generate(small, targets=16, culprits=8, tests_per_target=4, work=2000, test_work=20000)
     apply_json(binary, small, env)
-    individual_one, _ = apply_json(binary, small, env, "--fresh-baseline", "--jobs", "1", "--strategy", "individual")
-    individual_two, _ = apply_json(binary, small, env, "--fresh-baseline", "--jobs", "2", "--strategy", "individual")
+    individual_one, _ = apply_json(binary, small, env, "--fresh-baseline", "--jobs", "1", "--strategy", "individual", *SEARCH_ONLY)
+    individual_two, _ = apply_json(binary, small, env, "--fresh-baseline", "--jobs", "2", "--strategy", "individual", *SEARCH_ONLY)
     return [
-        ("--jobs 2 / --jobs 1 wall time, 8 culprits (bisect)", two / one, "<= 0.65"),
-        ("--jobs 2 / --jobs 1 wall time, 16 targets (individual)", individual_two / individual_one, "-"),
+        ("--jobs 2 / --jobs 1 wall time, 8 culprits, search only (bisect)", two / one, "<= 0.65"),
+        ("--jobs 2 / --jobs 1 wall time, 16 targets, search only (individual)", individual_two / individual_one, "-"),
     ]
+
+
+def checks_ratio(binary, root, env, runs):
+    """Apply with checks / without, cold baselines, the two alternating run by run (the
+    machine's mood hits both alike): the median of the pairs' ratios."""
+    apply_json(binary, root, env)  # compile the interpreter's bytecode once
+    ratios = []
+    for _ in range(runs):
+        without, _ = apply_json(binary, root, env, "--fresh-baseline", "--no-verify-hits")
+        with_checks, _ = apply_json(binary, root, env, "--fresh-baseline")
+        ratios.append(with_checks / without)
+    return statistics.median(ratios)
+
+
+def scenario_verification(binary, workdir, env, runs):
+    help_text = subprocess.run([binary, "apply", "--help"], stdout=subprocess.PIPE, text=True).stdout
+    if "--no-verify-hits" not in help_text:
+        return [("verified hits: apply with checks / without", "not built", "<= 1.25")]
+    here = os.path.dirname(os.path.abspath(__file__))
+    shop = os.path.join(workdir, "shop")
+    shutil.copytree(os.path.join(here, "..", "examples", "shop"), shop,
+                    ignore=shutil.ignore_patterns(".cachescan", "__pycache__"))
+    all_safe = os.path.join(workdir, "all_safe")  # made by scenario_all_safe
+    rows = [
+        (f"checks: apply with / without, bundled example (median of {runs} pairs)",
+         checks_ratio(binary, shop, env, runs), "<= 1.25"),
+        (f"checks: apply with / without, all-safe project of 1. (median of {runs} pairs)",
+         checks_ratio(binary, all_safe, env, runs), "<= 1.25"),
+    ]
+    # 12 targets, 8 of them culprits, all suspects of one shared broken test: dense.
+    dense = os.path.join(workdir, "dense")
+    generate(dense, targets=12, culprits=8, tests_per_target=2, work=200, shared=True)
+    _, checked = apply_json(binary, dense, env, "--fresh-baseline")
+    _, unchecked = apply_json(binary, dense, env, "--fresh-baseline", "--no-verify-hits")
+    _, individual = apply_json(binary, dense, env, "--fresh-baseline", "--no-verify-hits",
+                               "--strategy", "individual")
+    verdicts = lambda report: {t["id"]: t["verdict"] for t in report["targets"]}
+    if not verdicts(checked) == verdicts(unchecked) == verdicts(individual):
+        sys.exit("the dense project's verdicts differ between the strategies")
+    unsafe = sum(1 for verdict in verdicts(checked).values() if verdict == "unsafe")
+    if unsafe != 8:
+        sys.exit(f"expected 8 unsafe targets in the dense project, got {unsafe}")
+    rows += [
+        ("12 targets, 8 culprits in one component: test runs with checks (divergences)", checked["test_runs"], "-"),
+        ("  the same without checks (bisect, one at a time when dense)", unchecked["test_runs"], "-"),
+        ("  the same without checks, --strategy individual", individual["test_runs"], "13"),
+    ]
+    return rows
 
 
 def machine():
@@ -287,6 +351,7 @@ def main():
         rows += scenario_one_culprit(binary, workdir, env)
         rows += scenario_probe_overhead(binary, workdir, env, max(args.runs, 15))
         rows += scenario_jobs(binary, workdir, env)
+        rows += scenario_verification(binary, workdir, env, args.runs)
     width = max(len(name) for name, _, _ in rows)
     print(f"{'scenario'.ljust(width)}  {'measured':>9}  goal")
     for name, value, goal in rows:

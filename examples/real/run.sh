@@ -11,18 +11,20 @@
 #
 #   bash examples/real/run.sh [NAME...]     # default: every project below
 #
-# Environment: CACHESCAN_VENV (default target/venv; made with pytest if missing),
+# Environment: CACHESCAN_VENV (default target/venv; made with pytest if missing; a
+# project's own test dependencies, pinned below, are installed into it),
 # REAL_HUMAN=0 to skip the second (human-format) run of each project.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
 
-# name | PyPI name | version | directory inside the sdist
+# name | PyPI name | version | directory inside the sdist | test dependencies (pinned)
 projects=(
-    "inflection|inflection|0.5.1|inflection-0.5.1"
-    "webcolors|webcolors|25.10.0|webcolors-25.10.0"
-    "semver|semver|3.1.2|semver-3.1.2"
-    "more-itertools|more-itertools|11.2.1|more_itertools-11.2.1"
+    "inflection|inflection|0.5.1|inflection-0.5.1|"
+    "webcolors|webcolors|25.10.0|webcolors-25.10.0|"
+    "semver|semver|3.1.2|semver-3.1.2|"
+    "more-itertools|more-itertools|11.2.1|more_itertools-11.2.1|"
+    "humanize|humanize|4.17.0|humanize-4.17.0|freezegun==1.5.5"
 )
 wanted=("$@")
 
@@ -64,7 +66,7 @@ check_tree() { # LABEL
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 for entry in "${projects[@]}"; do
-    IFS='|' read -r name dist version dir <<<"$entry"
+    IFS='|' read -r name dist version dir deps <<<"$entry"
     if [ ${#wanted[@]} -gt 0 ] && [[ " ${wanted[*]} " != *" $name "* ]]; then
         continue
     fi
@@ -72,6 +74,10 @@ for entry in "${projects[@]}"; do
     echo "=== $name $version"
     "$py" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
         "$dist==$version" -d "$out/sdist"
+    if [ -n "$deps" ]; then
+        # shellcheck disable=SC2086 # a space-separated list of requirements
+        "$py" -m pip install --quiet --disable-pip-version-check $deps
+    fi
     sdist="$(ls "$out/sdist/"*"-$version.tar.gz" | grep -i "/${dist//-/[-_]}-$version.tar.gz$")"
 
     work="$unpacked/$name/work" pristine="$unpacked/$name/pristine"
