@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::protocol::{
     ENV_OBSERVE, ENV_OUT, ENV_OWNER, ENV_PART, ENV_SELECT, ENV_TARGETS, ENV_VERIFY, INPUT_VERSION,
 };
+use crate::python::cache_size::CacheSize;
 use crate::safety::state_dir::StateDir;
 
 /// The plugin package's name, as `-p` names it and as its directory is called.
@@ -33,7 +34,7 @@ const PLUGIN_FILES: &[(&str, &str)] = &[
     ("_verify.py", include_str!("plugin/cachescan_probe/_verify.py")),
 ];
 
-/// The plugin's sources, as one string for a cache key: a baseline the probe recorded is
+/// The plugin's file names and sources, for a cache key: a baseline the probe recorded is
 /// only as good as that probe.
 pub(crate) fn plugin_sources() -> impl Iterator<Item = &'static str> {
     PLUGIN_FILES.iter().flat_map(|(name, source)| [*name, *source])
@@ -81,10 +82,10 @@ pub(crate) struct ProbeTarget {
     pub qualname: String,
     /// Absolute path of the file we patch.
     pub path: PathBuf,
-    /// `typed=True` and `maxsize` (`None`: unbounded): the cache the probe's checks
-    /// emulate, keying and evicting its entries as `lru_cache` would.
+    /// `typed=True` and `maxsize` (an integer, or null when unbounded): the cache the
+    /// probe's checks emulate, keying and evicting its entries as `lru_cache` would.
     pub typed: bool,
-    pub maxsize: Option<u64>,
+    pub maxsize: CacheSize,
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see

@@ -14,7 +14,6 @@ use crate::outcome::judgement::RunJudgement;
 use crate::outcome::record::RunRecord;
 use crate::plan::Plan;
 use crate::probe::ProbeTarget;
-use crate::python::cache_size::CacheSize;
 use crate::safety::interrupt::Interrupt;
 use crate::safety::state_dir::StateDir;
 
@@ -61,10 +60,7 @@ pub(crate) fn probe_targets(plan: &Plan, copy_root: Option<&Path>) -> Vec<ProbeT
                 qualname: function.qualname.clone(),
                 path: copy_root.map_or_else(|| file.path.clone(), |root| root.join(&file.relative)),
                 typed: function.typed,
-                maxsize: match function.cache_size {
-                    CacheSize::Bounded(size) => Some(size),
-                    CacheSize::Unbounded => None,
-                },
+                maxsize: function.cache_size,
             }
         })
         .collect()
