@@ -9,6 +9,7 @@
 //! tree for the hazards only the whole project shows. `plan` prints a [`Plan`]; `apply`
 //! consumes the same value.
 
+mod files;
 mod planner;
 mod project;
 

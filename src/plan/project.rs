@@ -1,26 +1,21 @@
 //! The project pass: the hazards that only the whole project shows (a container that
 //! another module changes in place, an impure helper called through other functions; see
 //! [`crate::python::facts`]), added to the planned functions. Every Python file of the
-//! project tree (as [`crate::safety::tree`] walks it) is parsed for its facts, beside the
+//! project tree (as `files::python_files` finds them) is parsed for its facts, beside the
 //! planned files; one that cannot be parsed is left out, since it names no target.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::Plan;
-use super::planner::{module_name_of, parse_in_parallel};
+use super::files::{self, module_name_of, parse_in_parallel};
 use crate::config::manifest::Manifest;
 use crate::python::project::Project;
 use crate::python::source::PythonFile;
-use crate::safety::tree::{self, EntryKind};
 use crate::ui::text::normalize;
 
 /// Past this many Python files, the project pass is skipped: `plan` must stay cheap.
 const MAX_PROJECT_FILES: usize = 20_000;
-/// Installed third-party code under the root is not the project's (it may be vendored
-/// for a scratch copy's sake, but its containers and helpers are not the project's to
-/// judge).
-const INSTALLED_CODE: &[&str] = &["site-packages", "dist-packages"];
 
 /// Add the project's hazards to every planned function (warnings only: no decision to
 /// patch or skip changes).
@@ -57,15 +52,8 @@ pub(super) fn add_project_hazards(plan: &mut Plan, manifest: &Manifest) {
 /// The project's Python files that the plan did not parse, parsed.
 fn other_files(plan: &Plan, manifest: &Manifest) -> Vec<PythonFile> {
     let planned: HashSet<PathBuf> = plan.files.iter().map(|file| normalize(&file.path)).collect();
-    let paths: Vec<PathBuf> = tree::walk(&manifest.root)
-        .entries
+    let paths: Vec<PathBuf> = files::python_files(&manifest.root)
         .into_iter()
-        .filter(|entry| entry.kind == EntryKind::File)
-        .filter(|entry| {
-            !entry.relative.iter().any(|part| INSTALLED_CODE.iter().any(|name| part == *name))
-        })
-        .map(|entry| manifest.root.join(entry.relative))
-        .filter(|path| path.extension().is_some_and(|extension| extension == "py"))
         .filter(|path| !planned.contains(&normalize(path)))
         .collect();
     if paths.len() > MAX_PROJECT_FILES {

@@ -3,8 +3,10 @@
 //! A qualified name is a path whose separator is the dot, so a glob here is a globset glob
 //! with `literal_separator` on, after dots become slashes: `*` never crosses a dot (`*` means
 //! the top-level functions, `Cart.*` the methods of `Cart`), `**` as a whole segment crosses
-//! any number (`**` is everything, `Outer.**` everything inside `Outer`). This module only
-//! matches names; which names exist is the source model's business.
+//! any number (`**` is everything, `Outer.**` everything inside `Outer`). The same rules
+//! serve dotted module names (`pkg.**`) and, with slashes, file paths relative to the
+//! project root ([`path_glob`]). This module only matches names; which names exist is the
+//! source model's business.
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -39,9 +41,20 @@ impl QualnameGlob {
     }
 }
 
+/// A glob over file paths relative to the project root (`src/**/*.py`): `*` stays within
+/// a directory, `**` as a whole segment crosses any number.
+pub(crate) fn path_glob(glob: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(glob)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|glob| glob.compile_matcher())
+        .map_err(|error| format!("invalid path glob `{glob}`: {}", error.kind()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::QualnameGlob;
+    use super::{QualnameGlob, path_glob};
 
     fn matches(pattern: &str, name: &str) -> bool {
         QualnameGlob::new(pattern).expect("valid pattern").is_match(name)
@@ -70,5 +83,19 @@ mod tests {
         assert!(QualnameGlob::new("a/b").is_err());
         assert!(QualnameGlob::new("[abc").is_err());
         assert!(QualnameGlob::new("").is_err());
+    }
+
+    #[test]
+    fn module_and_path_globs() {
+        assert!(matches("shop.*", "shop.pricing"));
+        assert!(!matches("shop.*", "shop.sub.pricing"));
+        assert!(matches("shop.**", "shop.sub.pricing"));
+        assert!(!matches("shop.**", "shop"), "the planner adds the package itself");
+        let glob = path_glob("src/**/*.py").expect("valid");
+        assert!(glob.is_match("src/shop/pricing.py"));
+        assert!(glob.is_match("src/a.py"));
+        assert!(!glob.is_match("lib/a.py"));
+        assert!(!path_glob("src/*.py").expect("valid").is_match("src/shop/pricing.py"));
+        assert!(path_glob("src/[").is_err());
     }
 }

@@ -464,3 +464,97 @@ fn hazards_that_only_the_whole_project_shows_are_found() {
     );
     assert!(hazards("app.api:double").is_empty());
 }
+
+/// A package of three modules (one in a subpackage, one that does not parse), its tests
+/// and a conftest inside it: what package-wide globs see.
+fn package(manifest_targets: &str) -> Scratch {
+    let project = Scratch::empty();
+    project.write("cachescan.yaml", format!("version: 1\ntargets:\n{manifest_targets}"));
+    project.write("src/pkg/__init__.py", "def version():\n    return 1\n");
+    project.write("src/pkg/a.py", "def a(x):\n    return x\n");
+    project.write("src/pkg/sub/__init__.py", "");
+    project.write("src/pkg/sub/b.py", "def b(x):\n    return x\n");
+    project.write("src/pkg/test_inside.py", "def test_inside():\n    pass\n");
+    project.write("src/pkg/conftest.py", "def fixture_helper():\n    pass\n");
+    project.write("src/pkg/tests/helpers.py", "def helper():\n    pass\n");
+    project.write("tests/test_a.py", "def test_a():\n    pass\n");
+    project
+}
+
+/// The ids a JSON plan patches or skips, sorted.
+fn planned_ids(plan: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = planned(plan)
+        .iter()
+        .map(|function| function["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn module_globs_take_a_package_and_never_its_tests() {
+    let project = package("  - module: pkg.**\n    functions: [\"*\"]\n");
+    let run = crate::common::run(project.root(), &["plan", "--format", "json"]);
+    run.assert_code(SUCCESS);
+    let plan = run.stdout_json();
+    assert_eq!(planned_ids(&plan), ["pkg.a:a", "pkg.sub.b:b", "pkg:version"], "{plan:#}");
+    let project = package("  - module: pkg.*\n    functions: [\"*\"]\n");
+    let plan = crate::common::run(project.root(), &["plan", "--format", "json"]).stdout_json();
+    assert_eq!(planned_ids(&plan), ["pkg.a:a"], "`*` stays one level down: {plan:#}");
+}
+
+#[test]
+fn path_globs_take_files_and_a_named_test_file_still_counts() {
+    let targets = "  - path: src/**/*.py\n    functions: [\"*\"]\n  - path: src/pkg/tests/helpers.py\n    functions: [\"*\"]\n";
+    let project = package(targets);
+    let run = crate::common::run(project.root(), &["plan", "--format", "json"]);
+    run.assert_code(SUCCESS);
+    let plan = run.stdout_json();
+    assert_eq!(
+        planned_ids(&plan),
+        ["pkg.a:a", "pkg.sub.b:b", "pkg.tests.helpers:helper", "pkg:version"],
+        "the glob leaves the tests out, the named file is planned: {plan:#}"
+    );
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_an_unresolved_pattern() {
+    let targets = "  - module: shop.**\n    functions: [\"*\"]\n  - path: lib/*.py\n    functions: [\"*\"]\n  - module: pkg.**\n    functions: [\"nothing_*\"]\n";
+    let project = package(targets);
+    let run = crate::common::run(project.root(), &["plan", "--format", "json"]);
+    run.assert_code(FINDINGS);
+    let plan = run.stdout_json();
+    let messages: Vec<&str> = plan["unresolved"]
+        .as_array()
+        .expect("unresolved")
+        .iter()
+        .map(|unresolved| unresolved["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "`shop.**` matches no module",
+            "`lib/*.py` matches no file",
+            "pattern `nothing_*` matches no function in the 4 files of `pkg.**`"
+        ],
+        "{plan:#}"
+    );
+    let human = crate::common::run(project.root(), &["plan"]).stdout_text();
+    assert!(human.contains("`shop.**` matches no module"), "{human}");
+    assert!(human.contains("cachescan.yaml:3:13]"), "points at the glob in the YAML:\n{human}");
+}
+
+#[test]
+fn a_file_a_glob_found_that_does_not_parse_is_left_out_with_a_note() {
+    let project = package("  - module: pkg.**\n    functions: [\"*\"]\n");
+    project.write("src/pkg/broken.py", "def broken(:\n");
+    let run = crate::common::run(project.root(), &["plan", "--format", "json"]);
+    run.assert_code(SUCCESS);
+    let plan = run.stdout_json();
+    assert_eq!(planned_ids(&plan), ["pkg.a:a", "pkg.sub.b:b", "pkg:version"], "{plan:#}");
+    let notes = plan["notes"].to_string();
+    assert!(notes.contains("src/pkg/broken.py"), "{plan:#}");
+    let named = package("  - module: pkg.broken\n    functions: [\"*\"]\n");
+    named.write("src/pkg/broken.py", "def broken(:\n");
+    crate::common::run(named.root(), &["plan"]).assert_code(UNUSABLE);
+}

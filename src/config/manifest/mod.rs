@@ -91,6 +91,22 @@ pub(crate) enum TargetLocation {
     Module(String),
     /// A file path relative to the project root.
     Path(String),
+    /// A glob over the dotted names of the modules under the source roots (`pkg.**`).
+    ModuleGlob(String),
+    /// A glob over file paths relative to the project root (`src/**/*.py`).
+    PathGlob(String),
+}
+
+impl TargetLocation {
+    /// What the manifest wrote.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            TargetLocation::Module(text)
+            | TargetLocation::Path(text)
+            | TargetLocation::ModuleGlob(text)
+            | TargetLocation::PathGlob(text) => text,
+        }
+    }
 }
 
 /// A glob over qualified names, with the span it was written at.

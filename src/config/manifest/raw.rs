@@ -95,11 +95,15 @@ pub(crate) struct RawThresholds {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTarget {
-    /// A dotted module name, looked up in `project.source_roots`. Give this or `path`.
+    /// A dotted module name, looked up in `project.source_roots`, or a glob over the
+    /// modules there: `pkg.*` (the modules directly in `pkg`), `pkg.**` (`pkg` and every
+    /// module below it). Globs never pick test files (`test_*.py`, `*_test.py`,
+    /// `conftest.py`, anything under `tests/` or `test/`). Give this or `path`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub module: Option<Spanned<String>>,
-    /// A file path relative to the project root. Give this or `module`.
+    /// A file path relative to the project root, or a glob over the `.py` files there
+    /// (`src/**/*.py`; never test files). Give this or `module`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,

@@ -221,19 +221,46 @@ impl Checker {
         let location = match (raw.module, raw.path) {
             (Some(module), None) => {
                 let span = span_of(&self.source, &module.referenced);
-                if !is_dotted_name(&module.value) {
-                    self.problem(
-                        "invalid-module",
-                        format!("`{}` is not a dotted module name", module.value),
-                        span,
-                        "expected names separated by dots, like `shop.pricing`",
-                        Some("to name a file, use `path:` instead".to_owned()),
-                    );
+                if is_glob(&module.value) {
+                    if let Err(message) = pattern::QualnameGlob::new(&module.value) {
+                        self.problem(
+                            "invalid-module",
+                            message,
+                            span,
+                            "not a glob over dotted module names",
+                            Some(pattern::SYNTAX_HELP.to_owned()),
+                        );
+                    }
+                    Some((TargetLocation::ModuleGlob(module.value), span))
+                } else {
+                    if !is_dotted_name(&module.value) {
+                        self.problem(
+                            "invalid-module",
+                            format!("`{}` is not a dotted module name", module.value),
+                            span,
+                            "expected names separated by dots, like `shop.pricing`",
+                            Some("to name a file, use `path:` instead".to_owned()),
+                        );
+                    }
+                    Some((TargetLocation::Module(module.value), span))
                 }
-                Some((TargetLocation::Module(module.value), span))
             }
             (None, Some(path)) => {
-                Some((TargetLocation::Path(path.value), span_of(&self.source, &path.referenced)))
+                let span = span_of(&self.source, &path.referenced);
+                if !is_glob(&path.value) {
+                    Some((TargetLocation::Path(path.value), span))
+                } else {
+                    if let Err(message) = pattern::path_glob(&path.value) {
+                        self.problem(
+                            "invalid-path",
+                            message,
+                            span,
+                            "not a glob over file paths",
+                            Some("`*` stays within a directory, `**` crosses any number: `src/**/*.py`".to_owned()),
+                        );
+                    }
+                    Some((TargetLocation::PathGlob(path.value), span))
+                }
             }
             (Some(_), Some(path)) => {
                 self.problem(
@@ -328,6 +355,11 @@ impl Checker {
         }
         parsed
     }
+}
+
+/// Whether a `module:` or `path:` value is a glob.
+fn is_glob(text: &str) -> bool {
+    text.contains(['*', '?', '[', '{'])
 }
 
 fn is_dotted_name(name: &str) -> bool {
