@@ -11,12 +11,15 @@
 //! - `protocol`: the names and values both sides agree on (environment variables, the
 //!   output file's format, roles, outcomes, target states, observers), typed;
 //! - `setup`: the plugin's directory, a run's environment, selections, bytecode;
-//! - `observation`: the files of one run merged into an [`Observation`].
+//! - `observation`: the files of one run merged into an [`Observation`];
+//! - `trace`: a target's key trace reduced to its [`ReuseProfile`] (LRU stack distances).
 
 mod observation;
 pub(crate) mod protocol;
 mod setup;
+pub(crate) mod trace;
 
 pub(crate) use observation::{Observation, TargetStats, TestResult, collect, merge_parts};
 pub(crate) use protocol::SESSION_KEY;
-pub(crate) use setup::{BytecodeCache, Part, ProbeSetup, ProbeTarget, plugin_sources};
+pub(crate) use setup::{BytecodeCache, Checks, Part, ProbeSetup, ProbeTarget, plugin_sources};
+pub(crate) use trace::ReuseProfile;

@@ -13,6 +13,7 @@ use super::protocol::{
     CallMap, FORMAT, Observer, Outcome, ProbeFile, ProbeTargetReport, ProbeVerify, Role,
     TargetState, VERSION,
 };
+use super::trace::{self, ReuseProfile};
 
 /// One test's combined outcome (setup, call and teardown).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -36,6 +37,9 @@ pub(crate) struct TargetStats {
     /// In a checked run: what the verifier saw of its hits, summed over processes.
     #[serde(default)]
     pub verify: Option<ProbeVerify>,
+    /// In a traced run: how its calls reuse their keys, over every process.
+    #[serde(default)]
+    pub reuse: Option<ReuseProfile>,
 }
 
 impl TargetStats {
@@ -107,8 +111,9 @@ pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
             };
             let text =
                 std::fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
-            let file: ProbeFile =
+            let mut file: ProbeFile =
                 serde_json::from_str(&text).map_err(|error| unreadable(error.to_string()))?;
+            read_traces(&mut file, output);
             if file.format != FORMAT || file.version != VERSION {
                 return Err(unreadable(format!(
                     "format {} version {} is not {FORMAT} {VERSION}",
@@ -122,6 +127,36 @@ pub(crate) fn collect(output: &Path) -> Result<Observation, ProbeError> {
         return Err(ProbeError::NoReport);
     }
     Ok(merge(files))
+}
+
+/// Each traced target's profile, from its trace file beside the probe file. A trace that
+/// cannot be read leaves the target without a profile and says so in the file's errors.
+fn read_traces(file: &mut ProbeFile, output: &Path) {
+    let mut errors = Vec::new();
+    for target in &mut file.targets {
+        let Some(trace) = &target.trace else { continue };
+        target.reuse = match &trace.file {
+            Some(name) => match trace::read_profile(&output.join(name), trace.unhashable) {
+                Ok(profile) => Some(profile),
+                Err(error) => {
+                    errors.push(format!("trace of {}: {error}", target.id));
+                    None
+                }
+            },
+            None => Some(ReuseProfile {
+                calls: trace.calls,
+                unhashable: trace.unhashable,
+                ..ReuseProfile::default()
+            }),
+        };
+    }
+    if !errors.is_empty() {
+        let joined = errors.join("; ");
+        file.error = Some(match file.error.take() {
+            Some(error) => format!("{error}; {joined}"),
+            None => joined,
+        });
+    }
 }
 
 /// Outcomes from the controller or single process; statistics summed over the processes
@@ -231,6 +266,7 @@ impl From<ProbeTargetReport> for TargetStats {
             currsize: report.currsize.unwrap_or_default(),
             observer: report.observer,
             verify: report.verify,
+            reuse: report.reuse,
         }
     }
 }
@@ -279,6 +315,11 @@ fn merge_target(merged: &mut TargetStats, report: TargetStats) {
         merged.observer = report.observer;
     }
     merge_verify(&mut merged.verify, report.verify);
+    match (&mut merged.reuse, report.reuse) {
+        (Some(into), Some(reuse)) => into.merge(&reuse),
+        (into @ None, reuse) => *into = reuse,
+        (Some(_), None) => {}
+    }
     if report.state == TargetState::Stats {
         merged.hits += report.hits;
         merged.misses += report.misses;
@@ -341,6 +382,7 @@ mod tests {
                     currsize: 0,
                     observer: Some(Observer::CodeSwap),
                     verify: None,
+                    reuse: None,
                 },
             )]),
             ..Observation::default()

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::trace::ReuseProfile;
+
 /// The directory each pytest process writes its `probe-<pid>.json` into.
 pub(crate) const ENV_OUT: &str = "CACHESCAN_PROBE_OUT";
 /// The target list (`{"version": 1, "targets": [...]}`).
@@ -27,6 +29,8 @@ pub(crate) const ENV_SELECT: &str = "CACHESCAN_PROBE_SELECT";
 pub(crate) const ENV_PART: &str = "CACHESCAN_PROBE_PART";
 /// `1` or `RATE:SEED`: a checked run; verify (every, or a sample of the) cache hits.
 pub(crate) const ENV_VERIFY: &str = "CACHESCAN_PROBE_VERIFY";
+/// `1`: trace each observed target's cache keys and call times (a binary file per target).
+pub(crate) const ENV_TRACE: &str = "CACHESCAN_PROBE_TRACE";
 
 /// `format` of a probe file.
 pub(crate) const FORMAT: &str = "cachescan-probe";
@@ -217,6 +221,16 @@ pub(crate) struct ProbeVerify {
     pub divergence: Option<Divergence>,
 }
 
+/// One target's key trace in one process: the file beside the probe file (`None` when no
+/// call had a key), calls, calls whose key could not be hashed, distinct keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProbeTrace {
+    pub file: Option<String>,
+    pub calls: u64,
+    pub unhashable: u64,
+    pub keys: u64,
+}
+
 /// Calls of one target during one test, and the time spent inside it. The plugin writes a
 /// cell as `[calls, time_ns]`; serde reads a struct from a sequence in field order, and from
 /// an object too (as the baseline cache stores it).
@@ -290,6 +304,12 @@ pub(crate) struct ProbeTargetReport {
     /// `None` unless the run checks hits.
     #[serde(default)]
     pub verify: Option<ProbeVerify>,
+    /// `None` unless the run traces keys.
+    #[serde(default)]
+    pub trace: Option<ProbeTrace>,
+    /// The trace's profile, read from its file when the run is collected (not in the JSON).
+    #[serde(skip)]
+    pub reuse: Option<ReuseProfile>,
 }
 
 #[cfg(test)]
@@ -358,10 +378,11 @@ mod tests {
             ("select", ENV_SELECT),
             ("part", ENV_PART),
             ("verify", ENV_VERIFY),
+            ("trace", ENV_TRACE),
         ] {
             assert_eq!(env[short], variable, "env.{short}");
         }
-        assert_eq!(env.as_object().map(|env| env.len()), Some(7), "every variable is named here");
+        assert_eq!(env.as_object().map(|env| env.len()), Some(8), "every variable is named here");
         assert_eq!(serialized(&Role::ALL), names(&protocol, "roles"));
         assert_eq!(serialized(&Outcome::ALL), names(&protocol, "outcomes"));
         assert_eq!(serialized(&TargetState::ALL), names(&protocol, "states"));
@@ -380,6 +401,7 @@ mod tests {
         let listed =
             |list: &str| -> BTreeSet<String> { names(&protocol, list).into_iter().collect() };
         let mut divergences = 0;
+        let mut traces = 0;
         for sample in ["single.json", "controller.json", "worker.json"] {
             let file: ProbeFile = serde_json::from_value(shared(sample))
                 .unwrap_or_else(|error| panic!("{sample}: {error}"));
@@ -397,6 +419,10 @@ mod tests {
             }
             for target in &file.targets {
                 assert!(keys(target).is_subset(&listed("target_keys")), "{sample}: {target:?}");
+                if let Some(trace) = &target.trace {
+                    assert_eq!(keys(trace), listed("trace_keys"), "{sample}: {trace:?}");
+                    traces += 1;
+                }
                 if let Some(verify) = &target.verify {
                     assert_eq!(keys(verify), listed("verify_keys"), "{sample}: {verify:?}");
                     if let Some(divergence) = &verify.divergence {
@@ -408,5 +434,6 @@ mod tests {
             }
         }
         assert!(divergences > 0, "the samples show a divergence");
+        assert!(traces > 0, "the samples show key traces");
     }
 }

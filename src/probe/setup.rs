@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::protocol::{
-    ENV_OBSERVE, ENV_OUT, ENV_OWNER, ENV_PART, ENV_SELECT, ENV_TARGETS, ENV_VERIFY, INPUT_VERSION,
+    ENV_OBSERVE, ENV_OUT, ENV_OWNER, ENV_PART, ENV_SELECT, ENV_TARGETS, ENV_TRACE, ENV_VERIFY,
+    INPUT_VERSION,
 };
 use crate::python::cache_size::CacheSize;
 use crate::safety::state_dir::StateDir;
@@ -31,6 +32,7 @@ const PLUGIN_FILES: &[(&str, &str)] = &[
     ("_session.py", include_str!("plugin/cachescan_probe/_session.py")),
     ("_swap.py", include_str!("plugin/cachescan_probe/_swap.py")),
     ("_targets.py", include_str!("plugin/cachescan_probe/_targets.py")),
+    ("_trace.py", include_str!("plugin/cachescan_probe/_trace.py")),
     ("_verify.py", include_str!("plugin/cachescan_probe/_verify.py")),
 ];
 
@@ -86,6 +88,14 @@ pub(crate) struct ProbeTarget {
     /// probe's checks emulate, keying and evicting its entries as `lru_cache` would.
     pub typed: bool,
     pub maxsize: CacheSize,
+}
+
+/// What the baseline's probe records beyond calls: would-be hits checked
+/// (`CACHESCAN_PROBE_VERIFY`, `1` or `RATE:SEED`) and keys traced (`CACHESCAN_PROBE_TRACE`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Checks<'s> {
+    pub verify: Option<&'s str>,
+    pub trace: bool,
 }
 
 /// Part K of N of the suite (1-based), split by test file inside the test process: see
@@ -150,7 +160,7 @@ impl ProbeSetup {
         output: &Path,
         selection: Option<&Path>,
         part: Option<Part>,
-        verify: Option<&str>,
+        checks: Checks<'_>,
     ) -> BTreeMap<String, String> {
         let inherited = |name: &str| {
             project_env
@@ -182,8 +192,11 @@ impl ProbeSetup {
         if let Some(part) = part {
             environment.insert(ENV_PART.to_owned(), part.to_string());
         }
-        if let Some(verify) = verify {
+        if let Some(verify) = checks.verify {
             environment.insert(ENV_VERIFY.to_owned(), verify.to_owned());
+        }
+        if checks.trace {
+            environment.insert(ENV_TRACE.to_owned(), "1".to_owned());
         }
         environment
     }

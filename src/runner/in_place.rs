@@ -17,14 +17,14 @@ use crate::safety::process::{self, RunOutcome, RunRequest};
 
 impl Runner<'_> {
     /// Run the test command in place with `functions` patched, over `scope`, then restore
-    /// every file; `checked`: would-be cache hits checked (the baseline, with
-    /// `--verify-hits`).
+    /// every file; `baseline`: the unmodified suite, its keys traced and (with
+    /// `--verify-hits`) its would-be cache hits checked.
     pub(super) fn run_in_place(
         &mut self,
         functions: &[FunctionIndex],
         scope: Scope<'_>,
         label: &str,
-        checked: bool,
+        baseline: bool,
     ) -> Result<RunRecord, RunnerError> {
         if self.interrupt.is_set() {
             return Err(RunnerError::Interrupted);
@@ -41,7 +41,8 @@ impl Runner<'_> {
             RunSettings {
                 scope,
                 timeout: self.timeout.get(),
-                verify: self.verify.as_deref().filter(|_| checked),
+                verify: self.verify.as_deref().filter(|_| baseline),
+                trace: baseline,
             },
         )?;
         let outcome = self.patch_and_run(functions, &prepared.request);

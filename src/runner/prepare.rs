@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::error::RunnerError;
 use crate::config::manifest::Manifest;
 use crate::outcome::record::RunRecord;
-use crate::probe::{self, BytecodeCache, Part, ProbeSetup};
+use crate::probe::{self, BytecodeCache, Checks, Part, ProbeSetup};
 use crate::safety::interrupt::Interrupt;
 use crate::safety::process::{RunEnd, RunOutcome, RunRequest};
 
@@ -35,8 +35,10 @@ impl<'s> From<Option<&'s BTreeSet<String>>> for Scope<'s> {
 pub(crate) struct RunSettings<'s> {
     pub scope: Scope<'s>,
     pub timeout: Duration,
-    /// A checked run's `CACHESCAN_PROBE_VERIFY`; `None`: no checks.
+    /// The baseline's `CACHESCAN_PROBE_VERIFY`; `None`: no checks.
     pub verify: Option<&'s str>,
+    /// Trace the targets' keys (`CACHESCAN_PROBE_TRACE`): the baseline.
+    pub trace: bool,
 }
 
 /// `copy1-002-confirm-pkg-mod-f.log`: runs in order, named by where and what they did.
@@ -64,7 +66,7 @@ impl PreparedRun {
         run: usize,
         settings: RunSettings<'_>,
     ) -> Result<Self, RunnerError> {
-        let RunSettings { scope, timeout, verify } = settings;
+        let RunSettings { scope, timeout, verify, trace } = settings;
         let setup = RunnerError::setup("");
         let output = probe.output_dir(run).map_err(&setup)?;
         let (selection, part) = match scope {
@@ -78,7 +80,8 @@ impl PreparedRun {
         };
         let mut env = manifest.env.clone();
         let selection_path = selection_file.as_deref();
-        env.extend(probe.environment(&manifest.env, &output, selection_path, part, verify));
+        let checks = Checks { verify, trace };
+        env.extend(probe.environment(&manifest.env, &output, selection_path, part, checks));
         let request = RunRequest {
             argv: manifest.test_command.clone(),
             cwd: cwd.to_path_buf(),

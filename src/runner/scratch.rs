@@ -127,8 +127,8 @@ impl<'a> CopyRunner<'a> {
         self.run(functions, Scope::Suite, "screen", false)
     }
 
-    /// One part of the baseline: nothing patched, the test files of `part`, would-be hits
-    /// checked with `--verify-hits`.
+    /// One part of the baseline: nothing patched, the test files of `part`, keys traced
+    /// and would-be hits checked with `--verify-hits`.
     pub(crate) fn baseline_part(&mut self, part: Part) -> Result<RunRecord, RunnerError> {
         self.run(&[], Scope::Part(part), &format!("baseline-part-{}", part.index), true)
     }
@@ -140,16 +140,16 @@ impl<'a> CopyRunner<'a> {
         functions: &[FunctionIndex],
         scope: Scope<'_>,
         label: &str,
-        checked: bool,
+        baseline: bool,
     ) -> Result<RunRecord, RunnerError> {
         let roots_first = self.context.source_roots_first.load(Ordering::SeqCst);
-        match self.run_once(functions, scope, label, roots_first, checked) {
+        match self.run_once(functions, scope, label, roots_first, baseline) {
             Err(RunnerError::CopyInvisible(reason)) if !roots_first => {
                 self.context
                     .reporter
                     .report(RunnerEvent::RetryingWithSourceRootsFirst { label, reason: &reason });
                 self.context.source_roots_first.store(true, Ordering::SeqCst);
-                self.run_once(functions, scope, label, true, checked)
+                self.run_once(functions, scope, label, true, baseline)
             }
             other => other,
         }
@@ -161,7 +161,7 @@ impl<'a> CopyRunner<'a> {
         scope: Scope<'_>,
         label: &str,
         roots_first: bool,
-        checked: bool,
+        baseline: bool,
     ) -> Result<RunRecord, RunnerError> {
         if self.context.interrupt.is_set() {
             return Err(RunnerError::Interrupted);
@@ -178,7 +178,8 @@ impl<'a> CopyRunner<'a> {
             RunSettings {
                 scope,
                 timeout: self.context.timeout,
-                verify: self.context.verify.filter(|_| checked),
+                verify: self.context.verify.filter(|_| baseline),
+                trace: baseline,
             },
         )?;
         if roots_first {

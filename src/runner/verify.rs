@@ -86,6 +86,7 @@ mod tests {
             currsize: 0,
             observer: None,
             verify,
+            reuse: None,
         };
         let targets = BTreeMap::from([
             ("m:tags".to_owned(), target(Some(checks(Some(divergence))))),

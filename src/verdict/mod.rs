@@ -1,9 +1,11 @@
 //! Analysis: pure functions from what the runs recorded to verdicts. No I/O, no processes:
 //! the runner records, this layer judges. `compare` holds a run against the baseline test
 //! by test (the runner asks it after every run); `thresholds` reads the probe's statistics;
-//! `decide` gives every planned function its [`FunctionVerdict`].
+//! `decide` gives every planned function its [`FunctionVerdict`]; `curve` turns a function's
+//! key reuse into the hit rate of every cache size.
 
 pub(crate) mod compare;
+pub(crate) mod curve;
 mod decide;
 mod thresholds;
 

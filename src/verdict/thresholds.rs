@@ -71,6 +71,7 @@ mod tests {
             currsize: 0,
             observer: None,
             verify: None,
+            reuse: None,
         }
     }
 

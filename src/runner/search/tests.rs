@@ -122,6 +122,7 @@ impl Suite {
                     currsize: 0,
                     observer: Some(observer),
                     verify: None,
+                    reuse: None,
                 };
                 (id, stats)
             })

@@ -27,7 +27,7 @@ from ._protocol import (
     ROLE_CONTROLLER,
     SESSION_KEY,
 )
-from . import _verify
+from . import _process, _trace, _verify
 from ._swap import CO_NOT_PLAIN, Swap, copy_function, is_trampoline, trampoline_code
 from ._targets import MISSING, load_targets, module_file, norm, resolve, unwrap_descriptor
 
@@ -51,6 +51,7 @@ class Observe(object):
         self.by_basename = {}  # normcase basename -> [(real path, tid, qualname)]
         self.entries = {}  # tid -> its targets file entry (typed, maxsize: the shadow's)
         self.checks = _verify.setting()  # (rate, seed) when would-be hits are checked
+        self.tracing = _trace.tracing()  # whether each target's keys are traced
         self.status = {}  # tid -> [observer, note]
         self.swaps = {}  # id(function) -> Swap
         self.seen_modules = {}  # module name -> id(module)
@@ -158,6 +159,7 @@ class Observe(object):
             if tid not in swap.recorder.tids:  # an alias of another target
                 swap.recorder.tids = swap.recorder.tids + (tid,)
                 _verify.add_alias(swap.recorder, tid)
+                _trace.add_alias(swap.recorder, tid)
             self.status[tid] = [OBSERVER_CODE_SWAP, None]
             return
         code = func.__code__
@@ -168,7 +170,11 @@ class Observe(object):
             self._set_status(tid, OBSERVER_UNAVAILABLE, "generator or coroutine function")
             return
         original = copy_function(func)
-        recorder = _verify.recorder(self, original, tid, self.entries.get(tid, {}), self.checks)
+        entry = self.entries.get(tid, {})
+        trace = None
+        if self.tracing:
+            trace = _trace.new_trace(tid, bool(entry.get("typed", False)), _process.out_dir())
+        recorder = _verify.recorder(self, original, tid, entry, self.checks, trace)
         trampoline = trampoline_code(recorder, code)
         if trampoline is None:
             note = "closure (free variables: %s)" % ", ".join(code.co_freevars)

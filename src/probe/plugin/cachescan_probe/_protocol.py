@@ -22,6 +22,7 @@ ENV_OBSERVE = "CACHESCAN_PROBE_OBSERVE"  # "1": observe the targets' calls per t
 ENV_SELECT = "CACHESCAN_PROBE_SELECT"  # JSON file: {"version": 1, "nodeids": [...]}
 ENV_PART = "CACHESCAN_PROBE_PART"  # "K/N": run part K of N of the suite's files
 ENV_VERIFY = "CACHESCAN_PROBE_VERIFY"  # "1" or "RATE:SEED": check would-be hits (_verify)
+ENV_TRACE = "CACHESCAN_PROBE_TRACE"  # "1": trace each observed target's keys (_trace)
 ENV = {
     "out": ENV_OUT,
     "targets": ENV_TARGETS,
@@ -30,6 +31,7 @@ ENV = {
     "select": ENV_SELECT,
     "part": ENV_PART,
     "verify": ENV_VERIFY,
+    "trace": ENV_TRACE,
 }
 
 # The pseudo test of ``test_calls`` that holds the calls made outside any test.
@@ -114,9 +116,13 @@ TARGET_KEYS = (
     "observed_calls",
     "observed_time_ns",
     "verify",
+    "trace",
 )
 # A target's ``verify`` (null unless the run checks would-be hits), and its ``divergence``.
 VERIFY_KEYS = ("rate", "hits", "verified", "unverified", "divergent", "skipped", "divergence")
 DIVERGENCE_KEYS = ("test", "kind", "args", "cached", "fresh")
+# A target's ``trace`` (null unless the run traces keys): its file in the output
+# directory (null when no call was traced), calls, calls without a key, distinct keys.
+TRACE_KEYS = ("file", "calls", "unhashable", "keys")
 # One cell of ``test_calls`` ({nodeid: {target id: cell}}) is a JSON array of these.
 CALL_CELL = ("calls", "time_ns")

@@ -12,7 +12,7 @@ targets and calls where tests ran), then _output writes it.
 
 import os
 
-from . import _process, _verify
+from . import _process, _trace, _verify
 from ._guard import guarded, hookimpl, record_error
 from ._observe import Observe
 from ._outcomes import Outcomes
@@ -172,8 +172,10 @@ class Probe(object):
 
             if role != ROLE_CONTROLLER:
                 payload["targets"] = probe_targets(self.errors, self.base)
+                _trace.finish(self.errors)
                 for target in payload["targets"]:
                     target["verify"] = _verify.target_fields(target["id"], self.errors)
+                    target["trace"] = _trace.target_fields(target["id"])
                 if observing:
                     for target in payload["targets"]:
                         try:

@@ -231,6 +231,7 @@ def empty_target(tid, state):
         "observed_calls": None,
         "observed_time_ns": None,
         "verify": None,
+        "trace": None,
     }
 
 

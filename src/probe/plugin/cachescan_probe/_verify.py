@@ -48,7 +48,6 @@ to shadow.
 import collections
 import functools
 import os
-import threading
 import zlib
 
 from . import _process
@@ -60,6 +59,7 @@ from ._protocol import (
     KIND_MUTATED,
 )
 from ._swap import Recorder
+from ._trace import LOCAL, TraceRecorder
 
 REPR_MAX = 200
 # Values a shadow entry handed out on would-be hits that it keeps watching for changes in
@@ -71,12 +71,6 @@ _NO_SNAPSHOT = object()
 _SHADOWS = {}  # target id -> [Shadow]
 
 
-class _Local(threading.local):
-    def __init__(self):
-        self.busy = 0  # > 0 while the checks run (their own calls are not the program's)
-
-
-_LOCAL = _Local()
 
 
 def parse_setting(value):
@@ -213,7 +207,7 @@ class Shadow(object):
         """Run a step of the checks: the target calls it makes (a key's ``__hash__``, an
         ``__eq__``) are not the program's, and its error does not reach the test but goes
         to the probe file's ``error``. Its result, or None when it failed."""
-        _LOCAL.busy += 1
+        LOCAL.busy += 1
         try:
             return method(*args)
         except Exception as e:
@@ -221,7 +215,7 @@ class Shadow(object):
                 self.errors.append("verify %s: %s: %s" % (self.tid, type(e).__name__, e))
             return None
         finally:
-            _LOCAL.busy -= 1
+            LOCAL.busy -= 1
 
     def check(self, entry, args, kwargs, fresh, raised):
         outcome = DIFFER if raised else compare(entry.value, fresh)
@@ -265,36 +259,40 @@ def _kind(entry, args, kwargs):
     return KIND_FRESH_DIFFERS
 
 
-class ShadowRecorder(Recorder):
-    """A Recorder (calls counted and timed for the call map, as without checks) that
-    also runs each call past its target's Shadow, outside the timed call."""
+class ShadowRecorder(TraceRecorder):
+    """A TraceRecorder (calls counted and timed for the call map, keys traced when
+    ``trace`` is set) that also runs each call past its target's Shadow, outside the
+    timed call."""
 
     __slots__ = ("shadow",)
 
-    def __init__(self, observe, original, tid, shadow):
-        Recorder.__init__(self, observe, original, tid)
+    def __init__(self, observe, original, tid, trace, shadow):
+        TraceRecorder.__init__(self, observe, original, tid, trace)
         self.shadow = shadow
 
     def call(self, args, kwargs):
         __tracebackhide__ = True  # noqa: F841 - read by pytest
-        if _LOCAL.busy:
-            # Called by the checks themselves (a key's __hash__ or __eq__, a repr): not
-            # one of the program's calls, so neither counted nor shadowed.
+        if LOCAL.busy:
+            # Called by the probe itself (a key's __hash__ or __eq__, a repr): not one of
+            # the program's calls, so neither counted nor shadowed.
             return self.original(*args, **kwargs)
         shadow = self.shadow
-        if shadow.inside_hit:
-            return Recorder.call(self, args, kwargs)
         found = shadow.quietly(shadow.lookup, args, kwargs)
         key, entry = found if found is not None else (None, None)
+        number = None
+        if key is not None and self.trace is not None:
+            number = self.trace.number(hash(key))  # computed once by _make_key's key
+        if shadow.inside_hit:
+            return self.timed(args, kwargs, number)
         if entry is None:
-            value = Recorder.call(self, args, kwargs)
+            value = self.timed(args, kwargs, number)
             if key is not None:
                 shadow.quietly(shadow.remember, key, args, kwargs, value)
             return value
         checked = shadow.quietly(shadow.hit, key)
         shadow.inside_hit += 1
         try:
-            fresh = Recorder.call(self, args, kwargs)
+            fresh = self.timed(args, kwargs, number)
         except Exception as e:
             shadow.inside_hit -= 1
             if checked:
@@ -307,16 +305,18 @@ class ShadowRecorder(Recorder):
         return fresh
 
 
-def recorder(observe, original, tid, target, checks):
-    """The recorder of one swapped function: a ShadowRecorder when ``checks`` (the
-    run's setting) is on, else a plain Recorder."""
+def recorder(observe, original, tid, target, checks, trace):
+    """The recorder of one swapped function: with ``checks`` (the run's setting) a
+    ShadowRecorder, else with a ``trace`` a TraceRecorder, else a plain Recorder."""
     if checks is None:
-        return Recorder(observe, original, tid)
+        if trace is None:
+            return Recorder(observe, original, tid)
+        return TraceRecorder(observe, original, tid, trace)
     maxsize = target.get("maxsize")
     maxsize = maxsize if isinstance(maxsize, int) and not isinstance(maxsize, bool) else None
     shadow = Shadow(tid, bool(target.get("typed", False)), maxsize, checks[0], checks[1])
     _SHADOWS.setdefault(tid, []).append(shadow)
-    return ShadowRecorder(observe, original, tid, shadow)
+    return ShadowRecorder(observe, original, tid, trace, shadow)
 
 
 def add_alias(recorder, tid):

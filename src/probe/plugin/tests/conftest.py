@@ -194,8 +194,11 @@ class Project(object):
         return proc
 
     def files(self):
+        """The probe files (``probe-<pid>.json``); the traces beside them are not."""
         out = []
         for p in sorted(self.out.iterdir()):
+            if p.name.startswith("trace-") and p.name.endswith(".bin"):
+                continue
             assert p.name.startswith("probe-") and p.name.endswith(".json"), p.name
             out.append(json.loads(p.read_text(encoding="utf-8")))
         return out
@@ -246,8 +249,10 @@ def check_common(doc, proc):
         assert set(t) == {
             "id", "state", "modules", "loaded_files", "hits", "misses", "maxsize", "currsize",
             "observer", "observer_note", "observed_calls", "observed_time_ns", "verify",
+            "trace",
         }
         assert t["verify"] is None or isinstance(t["verify"], dict), t
+        assert t["trace"] is None or isinstance(t["trace"], dict), t
         assert t["observer"] in ("code-swap", "monitoring", "unavailable", "off")
         if t["observer"] in ("code-swap", "monitoring"):
             assert isinstance(t["observed_calls"], int)

@@ -2,8 +2,8 @@
 
 One tiny project (conftest's shop.pricing, a test of every outcome, a test file
 that fails to import, a target in every state, and shop.checked, uncached, whose
-value a test mutates) is run observing calls and checking would-be hits, as
-cachescan runs a baseline with checks (the cached targets of shop.pricing give
+value a test mutates) is run observing calls, checking would-be hits and tracing
+keys, as cachescan runs a baseline with checks (the cached targets of shop.pricing give
 the statistics a patched run reads): once in a single process (``single.json``)
 and once with ``-n 1`` (``controller.json`` and ``worker.json``).  Normalising
 replaces what changes from run to run: pids, the Python version, durations and
@@ -106,7 +106,9 @@ def run(project, *args):
     """The probe files of one run, as written (observing calls, as cachescan runs)."""
     for path in project.out.iterdir():
         path.unlink()
-    env = project.env(CACHESCAN_PROBE_OBSERVE="1", CACHESCAN_PROBE_VERIFY="1")
+    env = project.env(
+        CACHESCAN_PROBE_OBSERVE="1", CACHESCAN_PROBE_VERIFY="1", CACHESCAN_PROBE_TRACE="1"
+    )
     proc = project.run(*args, "tests", env=env)
     assert proc.returncode == 1, proc.stdout  # failures by design
     return project.files()
@@ -139,6 +141,10 @@ def normalise(name, doc, root):
         ]
         if target["observed_time_ns"] is not None:
             target["observed_time_ns"] = target["observed_calls"] * NS_PER_CALL
+        trace = target["trace"]
+        if trace is not None and trace["file"] is not None:
+            number = trace["file"].rsplit("-", 1)[1]
+            trace["file"] = "trace-%d-%s" % (PIDS[name], number)
     return doc
 
 

@@ -90,6 +90,7 @@ def test_protocol_json_is_the_packages_protocol(probe_mod, protocol):
         "target_keys": list(p.TARGET_KEYS),
         "verify_keys": list(p.VERIFY_KEYS),
         "divergence_keys": list(p.DIVERGENCE_KEYS),
+        "trace_keys": list(p.TRACE_KEYS),
         "kinds": list(p.KINDS),
         "call_cell": list(p.CALL_CELL),
     }

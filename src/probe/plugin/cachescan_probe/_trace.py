@@ -1,0 +1,216 @@
+"""Key traces (``CACHESCAN_PROBE_TRACE=1``, with ``CACHESCAN_PROBE_OBSERVE=1``).
+
+For each observed target, the sequence of its calls' cache keys and each call's
+inclusive time, from which cachescan computes the hit rate an ``lru_cache`` of any
+``maxsize`` would have (LRU stack distances) and the time it would save.
+
+A key is what ``lru_cache`` builds: ``functools._make_key(args, kwargs, typed)``
+with the target's ``typed``.  The trace keeps only its hash, numbered per target
+(0, 1, 2, ... in the order of first use), so no argument is kept alive and
+memory grows with the distinct keys, not with the calls; two distinct keys with
+the same hash count as one (rare, and it can only overstate the hit rate).  A
+call whose key cannot be hashed (``lru_cache`` would raise ``TypeError``) is
+counted apart and not traced.
+
+Calls are traced in the order they begin (the order in which a cache looks keys
+up), each with the time until it ended.  Each target's calls go to a binary file
+``trace-<pid>-<n>.bin`` in the output directory, in chunks: a little-endian u32
+count, then that many u32 key numbers, then that many u64 times in nanoseconds.
+A chunk is written once FLUSH calls are held and none of them is still running,
+and at the end of the session (``finish``), so a long run keeps little in
+memory.
+
+Calls that the probe itself makes (the checks of ``_verify`` comparing values,
+hashing keys) are not the program's: while ``LOCAL.busy`` is set, recorders call
+the function directly, untraced and uncounted.
+"""
+
+import array
+import functools
+import os
+import struct
+import threading
+import time
+
+from ._protocol import ENV_TRACE
+from ._swap import Recorder
+
+FLUSH = 1 << 16
+_perf_counter_ns = time.perf_counter_ns
+_TRACES = {}  # target id -> Trace
+_FILES = []  # every Trace, in the order they were made
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.busy = 0  # > 0 while the probe's own code runs (its calls are not the program's)
+
+
+LOCAL = _Local()
+
+
+def tracing():
+    """Whether this run traces the observed targets' keys."""
+    return os.environ.get(ENV_TRACE, "") == "1"
+
+
+class Trace(object):
+    """The key trace of one observed function."""
+
+    __slots__ = (
+        "typed", "numbers", "ids", "times", "calls", "unhashable", "open", "name", "file", "error"
+    )
+
+    def __init__(self, typed, name):
+        self.typed = typed
+        self.numbers = {}  # key hash -> key number
+        self.ids = array.array("I")
+        self.times = array.array("Q")
+        self.calls = 0
+        self.unhashable = 0
+        self.open = 0  # calls begun and not ended (recursion, threads)
+        self.name = name
+        self.file = None
+        self.error = None
+
+    def number(self, key_hash):
+        """The key number of a key's hash, given on first use."""
+        numbers = self.numbers
+        number = numbers.get(key_hash)
+        if number is None:
+            number = numbers[key_hash] = len(numbers)
+        return number
+
+    def open_call(self, number):
+        """A call begins: its key number (None when its key could not be hashed) goes into
+        the trace in call order, the order in which a cache looks keys up. Returns its
+        slot for ``close_call``."""
+        self.calls += 1
+        self.open += 1
+        if number is None:
+            self.unhashable += 1
+            return None
+        self.ids.append(number)
+        self.times.append(0)
+        return len(self.ids) - 1
+
+    def close_call(self, slot, elapsed_ns):
+        """The call of ``slot`` ended after ``elapsed_ns``. Chunks are written only when no
+        call is open, so every open slot stays in memory until its call ends."""
+        self.open -= 1
+        if slot is not None:
+            self.times[slot] = elapsed_ns
+        if self.open == 0 and len(self.ids) >= FLUSH:
+            self.flush()
+
+    def flush(self):
+        if not self.ids or self.error is not None:
+            return
+        try:
+            if self.file is None:
+                self.file = open(self.name, "wb")
+            self.file.write(struct.pack("<I", len(self.ids)))
+            self.file.write(_little_endian(self.ids).tobytes())
+            self.file.write(_little_endian(self.times).tobytes())
+        except Exception as e:  # the trace is lost, the run is not
+            self.error = "%s: %s" % (type(e).__name__, e)
+        del self.ids[:]
+        del self.times[:]
+
+    def close(self):
+        self.flush()
+        if self.file is not None:
+            try:
+                self.file.close()
+            except Exception as e:
+                self.error = self.error or "%s: %s" % (type(e).__name__, e)
+
+
+def _little_endian(values):
+    if struct.pack("=I", 1) == struct.pack("<I", 1):
+        return values
+    swapped = array.array(values.typecode, values)
+    swapped.byteswap()
+    return swapped
+
+
+def key_hash(args, kwargs, typed):
+    """The hash of the key ``lru_cache`` builds for a call; None when it has none."""
+    try:
+        return hash(functools._make_key(args, kwargs, typed))
+    except TypeError:
+        return None
+
+
+def new_trace(tid, typed, out_dir):
+    """The trace of a newly observed target, writing into ``out_dir``."""
+    name = os.path.join(out_dir, "trace-%d-%d.bin" % (os.getpid(), len(_FILES)))
+    trace = Trace(typed, name)
+    _FILES.append(trace)
+    _TRACES[tid] = trace
+    return trace
+
+
+def add_alias(recorder, tid):
+    """``tid`` names a function another target already swapped: it shares the trace."""
+    trace = getattr(recorder, "trace", None)
+    if trace is not None:
+        _TRACES[tid] = trace
+
+
+class TraceRecorder(Recorder):
+    """A Recorder (calls counted and timed for the call map) that also traces each call's
+    key and inclusive time (``trace`` None: it does not)."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self, observe, original, tid, trace):
+        Recorder.__init__(self, observe, original, tid)
+        self.trace = trace
+
+    def call(self, args, kwargs):
+        __tracebackhide__ = True  # noqa: F841 - read by pytest
+        if LOCAL.busy:
+            return self.original(*args, **kwargs)
+        trace = self.trace
+        LOCAL.busy += 1
+        try:
+            hashed = key_hash(args, kwargs, trace.typed)
+            number = None if hashed is None else trace.number(hashed)
+        finally:
+            LOCAL.busy -= 1
+        return self.timed(args, kwargs, number)
+
+    def timed(self, args, kwargs, number):
+        """The call, counted for the call map and traced with key ``number``."""
+        __tracebackhide__ = True  # noqa: F841 - read by pytest
+        trace = self.trace
+        if trace is None:
+            return Recorder.call(self, args, kwargs)
+        slot = trace.open_call(number)
+        start = _perf_counter_ns()
+        try:
+            return Recorder.call(self, args, kwargs)
+        finally:
+            trace.close_call(slot, _perf_counter_ns() - start)
+
+
+def finish(errors):
+    """Flush and close every trace; their errors go to ``errors``."""
+    for trace in _FILES:
+        trace.close()
+        if trace.error is not None:
+            errors.append("trace %s: %s" % (os.path.basename(trace.name), trace.error))
+
+
+def target_fields(tid):
+    """The ``trace`` value of one target entry: null when this run traces nothing for it."""
+    trace = _TRACES.get(tid)
+    if trace is None or trace.error is not None:
+        return None
+    return {
+        "file": os.path.basename(trace.name) if trace.file is not None else None,
+        "calls": trace.calls,
+        "unhashable": trace.unhashable,
+        "keys": len(trace.numbers),
+    }
