@@ -69,6 +69,7 @@ pub fn run() -> ExitCode {
         Command::Accept => cli::commands::accept::run(manifest, &shell),
         Command::Schema => cli::commands::schema::run(&shell),
         Command::Merge(args) => cli::commands::merge::run(args, &shell),
+        Command::Discover(args) => cli::commands::discover::run(manifest, args, &shell),
     };
     match result {
         Ok(code) => code,

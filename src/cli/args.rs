@@ -46,6 +46,12 @@ pub enum Command {
     Accept,
     /// Join the reports of `apply --shard K/N` runs into one report and one exit code.
     Merge(MergeArgs),
+    /// Find what to cache: run the unmodified suite once, observing every function of the
+    /// manifest's targets (without a manifest: every module under `src` and `.`), and rank
+    /// them by the time a cache would have saved, each with its hit rate at every maxsize
+    /// and the size worth giving it. Patches nothing. `--write` drafts a manifest of the
+    /// top candidates for `apply`.
+    Discover(DiscoverArgs),
     /// Print the JSON Schema of cachescan.yaml.
     Schema,
 }
@@ -172,6 +178,39 @@ impl ApplyArgs {
         let rate = self.verify_sample.map_or(1.0, |SampleRate(rate)| rate);
         Verification::On { rate, seed: self.verify_seed }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    /// Draft a manifest of the top candidates at PATH (default: cachescan.yaml in the
+    /// project root), validated before it is written; an existing file needs --force.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub write: Option<Option<PathBuf>>,
+    /// Overwrite the file --write names.
+    #[arg(long, requires = "write")]
+    pub force: bool,
+    /// How many candidates --write makes targets.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "write")]
+    pub top: usize,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Seconds the test run may take (default: project.timeout, else 3600).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Run the suite even when the cached baseline (.cachescan/baseline.json) of the same
+    /// functions still matches.
+    #[arg(long)]
+    pub fresh_baseline: bool,
+    /// Run the suite as N parts at once, each in its own scratch copy (split by test file).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Do not compare would-be cache hits with the calls themselves (a function whose
+    /// hit would differ is then not ruled out).
+    #[arg(long)]
+    pub no_verify_hits: bool,
 }
 
 #[derive(Debug, Args)]

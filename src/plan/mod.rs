@@ -76,6 +76,23 @@ pub(crate) struct PlannedFunction {
     pub note: Option<String>,
 }
 
+impl PlannedFunction {
+    /// "async-function, generator": the `error` hazards its target does not allow, which
+    /// make the plan skip it.
+    pub(crate) fn blocking_hazards(&self) -> String {
+        let codes: Vec<&str> = self
+            .hazards
+            .iter()
+            .filter(|hazard| {
+                hazard.code.severity() == HazardSeverity::Error
+                    && !self.allowed.contains(&hazard.code)
+            })
+            .map(|hazard| hazard.code.as_str())
+            .collect();
+        codes.join(", ")
+    }
+}
+
 /// A pattern that matched no function.
 #[derive(Debug, Clone)]
 pub(crate) struct Unresolved {

@@ -3,6 +3,7 @@
 //! on; they grow only by adding fields.
 
 pub(crate) mod apply;
+pub(crate) mod discover;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod table;

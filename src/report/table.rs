@@ -1,4 +1,5 @@
-//! A plain text table with left-aligned columns, sized to their widest cell.
+//! A plain text table with left-aligned columns, sized to their widest cell, and the
+//! formats of its cells that several reports share.
 
 /// Render `rows` under `headers`, two spaces between columns, no trailing spaces.
 pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -29,6 +30,28 @@ pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
         line(&mut row.iter().map(String::as_str));
     }
     out
+}
+
+/// "1.23 s", "12.3 ms", "45 µs".
+pub(crate) fn seconds(value: f64) -> String {
+    if value >= 1.0 {
+        format!("{value:.2} s")
+    } else if value >= 0.001 {
+        format!("{:.1} ms", value * 1e3)
+    } else {
+        format!("{:.0} µs", value * 1e6)
+    }
+}
+
+/// `value` rounded to `places` decimals (reports keep the noise of timers out).
+pub(crate) fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+/// "61.0%", or "-" without a value.
+pub(crate) fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| format!("{:.1}%", value * 100.0))
 }
 
 #[cfg(test)]

@@ -111,19 +111,33 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Run the chosen strategy over `functions` (the plan's patchable functions).
-    pub(crate) fn trial(
-        mut self,
-        functions: Vec<FunctionIndex>,
-    ) -> Result<TrialResult, RunnerError> {
-        let RunOptions { strategy, shard, jobs, .. } = self.options;
-        if jobs > 1
+    /// Only the baseline, cached or run (whole, or in `--jobs` parts): what `discover`
+    /// needs. Nothing is patched.
+    pub(crate) fn baseline_only(mut self) -> Result<(Arc<Baseline>, RunCounts), RunnerError> {
+        self.check_copies();
+        let baseline = self.get_baseline(None)?.baseline;
+        self.reporter.report(RunnerEvent::Finished);
+        Ok((baseline, self.counts))
+    }
+
+    /// With `--jobs`, scratch copies cannot stand for a project whose files lie outside it.
+    fn check_copies(&mut self) {
+        if self.options.jobs > 1
             && let Some(reason) = scratch::files_outside_the_project(self.plan)
         {
             let event = RunnerEvent::CopiesNotUsed { reason: &reason, during_baseline: true };
             self.reporter.report(event);
             self.jobs.fallback = Some(reason);
         }
+    }
+
+    /// Run the chosen strategy over `functions` (the plan's patchable functions).
+    pub(crate) fn trial(
+        mut self,
+        functions: Vec<FunctionIndex>,
+    ) -> Result<TrialResult, RunnerError> {
+        let RunOptions { strategy, shard, .. } = self.options;
+        self.check_copies();
         // The screen (whole suite, everything patched) may run beside the baseline's parts:
         // it does not need the baseline until it is judged.
         let screen_early = strategy == Strategy::Bisect && shard.is_none() && !functions.is_empty();

@@ -10,6 +10,7 @@
 //!   backups/         the originals of the journaled files
 //!   baseline.json    the cached baseline (runner::baseline_cache)
 //!   report.json      the last `apply` report
+//!   discover.json    the last `discover` report
 //!   runs/            one log per test run
 //!   pycache/         PYTHONPYCACHEPREFIX of the test runs
 //!   copies/          one record per live scratch copy (runner::registry)
@@ -73,6 +74,10 @@ impl StateDir {
 
     pub(crate) fn report_file(&self) -> PathBuf {
         self.dir.join("report.json")
+    }
+
+    pub(crate) fn discover_file(&self) -> PathBuf {
+        self.dir.join("discover.json")
     }
 
     pub(crate) fn runs_dir(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 //! that judged them (its outcome against the baseline, then the probe's statistics) and the
 //! baseline's call map. Pure.
 
+use super::curve::Sizing;
 use super::thresholds::judge_statistics;
 use super::{FunctionVerdict, Timing, Verdict};
 use crate::config::manifest::Thresholds;
@@ -12,7 +13,6 @@ use crate::outcome::trial::TrialResult;
 use crate::plan::{Action, FunctionIndex, Plan, PlannedFunction};
 use crate::probe::protocol::{Divergence, ProbeVerify, TargetState};
 use crate::probe::{Observation, SESSION_KEY};
-use crate::python::hazard::HazardSeverity;
 
 /// Verdicts for every planned function this trial judges (its shard's, or all).
 pub(crate) fn decide(
@@ -45,18 +45,10 @@ fn verdict(
         broken: Vec::new(),
         timing: None,
         checks: None,
+        sizing: None,
     };
     if function.action == Action::Skip {
-        let codes: Vec<&str> = function
-            .hazards
-            .iter()
-            .filter(|hazard| {
-                hazard.code.severity() == HazardSeverity::Error
-                    && !function.allowed.contains(&hazard.code)
-            })
-            .map(|hazard| hazard.code.as_str())
-            .collect();
-        return skipped(format!("not patched: {}", codes.join(", ")));
+        return skipped(format!("not patched: {}", function.blocking_hazards()));
     }
     // The baseline's checks of its would-be hits, when hits are verified.
     let checks = trial.baseline.checks(&function.id).filter(|_| trial.verification.is_some());
@@ -75,6 +67,7 @@ fn verdict(
             broken: Vec::new(),
             timing: None,
             checks: checks.cloned(),
+            sizing: sizing(&trial.baseline, function),
         };
     }
     let Some(judged) = trial.evidence.get(&index) else {
@@ -88,6 +81,7 @@ fn verdict(
         .and_then(|observation| observation.targets.get(&function.id))
         .cloned();
     let timing = timing(&trial.baseline.observation, record, &function.id);
+    let sizing = sizing(&trial.baseline, function);
     let (verdict, detail, broken) = match &judged.judgement {
         RunJudgement::Broken { tests, reason } => {
             (Verdict::Unsafe, format!("caching it breaks the suite: {reason}"), tests.clone())
@@ -110,7 +104,13 @@ fn verdict(
             (verdict, detail, Vec::new())
         }
     };
-    FunctionVerdict { function: index, verdict, detail, stats, broken, timing, checks }
+    FunctionVerdict { function: index, verdict, detail, stats, broken, timing, checks, sizing }
+}
+
+/// What the baseline's key trace predicts for the function's cache, when it was traced.
+fn sizing(baseline: &Baseline, function: &PlannedFunction) -> Option<Sizing> {
+    let profile = baseline.observation.targets.get(&function.id)?.reuse.as_ref()?;
+    Some(Sizing::new(profile, function.cache_size))
 }
 
 /// `a cache hit would differ from a fresh call (mutated): its cache would answer

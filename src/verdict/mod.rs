@@ -7,6 +7,7 @@
 pub(crate) mod compare;
 pub(crate) mod curve;
 mod decide;
+pub(crate) mod discover;
 mod thresholds;
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,9 @@ pub(crate) struct FunctionVerdict {
     /// What the checked runs saw of its hits (with its divergence); `None` when no
     /// checked run saw it, or with `--no-verify-hits`.
     pub checks: Option<ProbeVerify>,
+    /// What the baseline's key trace predicts for its cache (hit rate at its size, the
+    /// size worth recommending); `None` when the baseline did not trace it.
+    pub sizing: Option<curve::Sizing>,
 }
 
 /// Time spent inside one function by the same tests, unpatched (baseline) and patched.

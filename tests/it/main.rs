@@ -6,6 +6,7 @@
 //! - `apply`: verdicts, restores, crashes, interrupts and locks, end to end;
 //! - `scale`: test selection, the baseline cache, shards and `merge`, `--jobs`;
 //! - `verify`: checked runs, every cache hit against a fresh call;
+//! - `discover`: ranking every function from one traced run, and the drafted manifest;
 //! - `architecture`: layers, import cycles and file lengths of `src/`.
 //!
 //! Run one area with a filter: `cargo test --test it apply::`.
@@ -13,6 +14,7 @@
 mod apply;
 mod architecture;
 mod common;
+mod discover;
 mod manifest_errors;
 mod plan;
 mod scale;

@@ -34,7 +34,7 @@ fn human_plan_lists_every_function_and_exits_1_for_skipped_ones() {
     let run = crate::common::run(shop.root(), &["plan"]);
     run.assert_code(FINDINGS);
     let stdout = run.stdout_text();
-    assert!(stdout.contains("13 functions in 3 files: 9 to patch, 4 skipped"), "{stdout}");
+    assert!(stdout.contains("14 functions in 3 files: 10 to patch, 4 skipped"), "{stdout}");
     let settings = shop.snapshot_settings();
     settings.bind(|| {
         insta::assert_snapshot!("human_plan_stdout", stdout);
@@ -52,7 +52,7 @@ fn json_plan_has_the_documented_shape() {
     assert_keys(&plan, &["version", "manifest", "root", "targets", "unresolved"], "the plan");
     assert_eq!(plan["manifest"], "cachescan.yaml");
     assert_eq!(plan["root"], ".");
-    assert_eq!(planned(&plan).len(), 13);
+    assert_eq!(planned(&plan).len(), 14);
     for function in planned(&plan) {
         assert_keys(
             function,
@@ -122,7 +122,7 @@ fn diff_shows_the_patch_and_plan_writes_nothing() {
     let stdout = diff.stdout_text();
     assert_eq!(
         stdout.matches("+@functools.lru_cache(maxsize=128)").count(),
-        8,
+        9,
         "top-level functions:\n{stdout}"
     );
     assert_eq!(
@@ -401,7 +401,7 @@ fn redirected_report_has_no_colour_codes_when_stderr_is_a_terminal() {
         "the setup gives cachescan a colour terminal on stderr: {terminal_text:?}"
     );
     let written = std::fs::read_to_string(&report).expect("read plan.txt");
-    assert!(written.contains("13 functions in 3 files"), "{written}");
+    assert!(written.contains("14 functions in 3 files"), "{written}");
     assert!(
         !written.contains('\x1b'),
         "ANSI escape codes in a report redirected to a file:\n{}",

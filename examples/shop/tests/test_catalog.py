@@ -23,3 +23,11 @@ def test_iter_skus():
 
 def test_category_names():
     assert catalog.category_names() == ("berry", "fruit")
+
+
+def test_delivery_days():
+    # 30 calls over 3 zones, each a shortest-path search.
+    for _ in range(10):
+        assert catalog.delivery_days("north") == 29
+        assert catalog.delivery_days("east") == 61
+        assert catalog.delivery_days("south") == 29

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cli::args::{ApplyArgs, ReportFormat};
-use crate::cli::commands::{CommandResult, Failure, conflict_reports, load, lock_state};
+use crate::cli::commands::{CommandResult, Failure, begin_runs, load, run_failure};
 use crate::cli::exit_code::ExitCode;
 use crate::config::options::RunOptions;
 use crate::config::settings::CommandLineSettings;
@@ -13,8 +13,7 @@ use crate::report::apply::{
     ApplyReport, BaselineSummary, TargetVerdict, VerificationSummary, human, markdown,
 };
 use crate::report::progress::Progress;
-use crate::runner::registry;
-use crate::runner::{Runner, RunnerError};
+use crate::runner::Runner;
 use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::Journal;
 use crate::ui::shell::Shell;
@@ -29,20 +28,7 @@ pub(crate) fn run(
     let command_line =
         CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
     let (manifest, settings) = load(manifest_path, command_line)?;
-    let (state_dir, _lock) = lock_state(&manifest)?;
-    if Journal::exists(&state_dir) {
-        return Err(Failure::one(
-            ExitCode::Unusable,
-            miette::miette!(
-                code = "cachescan::journal::unfinished",
-                help = "run `cachescan restore` to put those files back first (or, for patches kept with `apply --keep`, `cachescan accept` to keep them)",
-                "an earlier run left patched files behind (journal in {})",
-                state_dir.path().display()
-            ),
-        ));
-    }
-    state_dir.remove_probe_leftovers();
-    registry::remove_leftovers(&state_dir, &Progress::lines(shell));
+    let (state_dir, _lock) = begin_runs(&manifest, shell)?;
     let plan = Plan::build(&manifest, &settings).map_err(Failure::unusable)?;
     let patchable = plan.patchable();
     shell.status("Planning", plan.status_line());
@@ -71,7 +57,7 @@ pub(crate) fn run(
     .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let trial = match runner.trial(patchable) {
         Ok(trial) => trial,
-        Err(error) => return Err(trial_failure(error, &mut journal, shell)),
+        Err(error) => return Err(run_failure(error, &mut journal, shell)),
     };
     let verdicts = verdict::decide(&plan, &trial, &settings.thresholds());
     let mut kept = Vec::new();
@@ -140,27 +126,4 @@ fn keep_safe(
         kept.push(file.relative.clone());
     }
     Ok(kept)
-}
-
-/// Turn a trial that stopped early into diagnostics and an exit code; every file is put
-/// back first.
-fn trial_failure(error: RunnerError, journal: &mut Journal, shell: &Shell) -> Failure {
-    let conflicts = match &error {
-        RunnerError::RestoreIncomplete(conflicts) => conflicts.clone(),
-        _ => journal.restore(false).unwrap_or_default(),
-    };
-    if !conflicts.is_empty() {
-        return Failure {
-            exit: ExitCode::RestoreIncomplete,
-            reports: conflict_reports(&conflicts),
-        };
-    }
-    match error {
-        RunnerError::Interrupted => {
-            shell.warn("interrupted; every file is restored");
-            Failure { exit: ExitCode::Interrupted, reports: Vec::new() }
-        }
-        RunnerError::Journal(error) => Failure::one(ExitCode::RestoreIncomplete, error),
-        other => Failure::one(ExitCode::Unusable, other),
-    }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod apply;
+pub(crate) mod discover;
 pub(crate) mod merge;
 pub(crate) mod plan;
 pub(crate) mod restore;
@@ -14,9 +15,12 @@ use std::path::{Path, PathBuf};
 use crate::cli::exit_code::ExitCode;
 use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::config::settings::{CommandLineSettings, Settings};
-use crate::safety::journal::Conflict;
+use crate::report::progress::Progress;
+use crate::runner::{RunnerError, registry};
+use crate::safety::journal::{Conflict, Journal};
 use crate::safety::lock::Lock;
 use crate::safety::state_dir::StateDir;
+use crate::ui::shell::Shell;
 
 /// A command that failed: diagnostics to print and the exit code to leave with.
 #[derive(Debug)]
@@ -112,4 +116,48 @@ pub(crate) fn conflict_reports(conflicts: &[Conflict]) -> Vec<miette::Report> {
             )
         })
         .collect()
+}
+
+/// Before test runs (`apply`, `discover`): the locked state directory, refused while an
+/// earlier run's patches are still in the tree (a baseline of a patched tree would lie),
+/// with the leftovers of killed runs (probe directories, scratch copies) cleared away.
+pub(crate) fn begin_runs(manifest: &Manifest, shell: &Shell) -> Result<(StateDir, Lock), Failure> {
+    let (state_dir, lock) = lock_state(manifest)?;
+    if Journal::exists(&state_dir) {
+        return Err(Failure::one(
+            ExitCode::Unusable,
+            miette::miette!(
+                code = "cachescan::journal::unfinished",
+                help = "run `cachescan restore` to put those files back first (or, for patches kept with `apply --keep`, `cachescan accept` to keep them)",
+                "an earlier run left patched files behind (journal in {})",
+                state_dir.path().display()
+            ),
+        ));
+    }
+    state_dir.remove_probe_leftovers();
+    registry::remove_leftovers(&state_dir, &Progress::lines(shell));
+    Ok((state_dir, lock))
+}
+
+/// Turn runs that stopped early into diagnostics and an exit code; every file is put back
+/// first.
+pub(crate) fn run_failure(error: RunnerError, journal: &mut Journal, shell: &Shell) -> Failure {
+    let conflicts = match &error {
+        RunnerError::RestoreIncomplete(conflicts) => conflicts.clone(),
+        _ => journal.restore(false).unwrap_or_default(),
+    };
+    if !conflicts.is_empty() {
+        return Failure {
+            exit: ExitCode::RestoreIncomplete,
+            reports: conflict_reports(&conflicts),
+        };
+    }
+    match error {
+        RunnerError::Interrupted => {
+            shell.warn("interrupted; every file is restored");
+            Failure { exit: ExitCode::Interrupted, reports: Vec::new() }
+        }
+        RunnerError::Journal(error) => Failure::one(ExitCode::RestoreIncomplete, error),
+        other => Failure::one(ExitCode::Unusable, other),
+    }
 }

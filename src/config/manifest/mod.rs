@@ -138,6 +138,18 @@ impl Manifest {
         validate::validate(SourceFile::new(display_path, text), &absolute, &manifest_dir)
     }
 
+    /// Validate manifest text that is not (yet) a file: `discover`'s built-in manifest
+    /// and the draft of `discover --write`, as if read from `path` (an absolute path),
+    /// with diagnostics naming `display_path`.
+    pub(crate) fn from_text(
+        display_path: String,
+        path: &Path,
+        text: String,
+    ) -> Result<Manifest, Vec<SourceDiagnostic>> {
+        let manifest_dir = path.parent().unwrap_or(Path::new("/"));
+        validate::validate(SourceFile::new(display_path, text), path, manifest_dir)
+    }
+
     /// The manifest's path relative to the project root (or absolute when outside it).
     pub(crate) fn relative_path(&self) -> String {
         crate::ui::text::relative_display(&self.path, &self.root)

@@ -15,7 +15,9 @@ use crate::outcome::judgement::BrokenTest;
 use crate::outcome::trial::JobsInfo;
 use crate::plan::Plan;
 use crate::probe::protocol::{Kind, Outcome, TargetState};
+use crate::python::cache_size::CacheSize;
 use crate::report::plan::{HazardEntry, hazard_entries};
+use crate::report::table::round;
 use crate::verdict::{FunctionVerdict, Verdict, hit_rate};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -159,6 +161,22 @@ pub(crate) struct TargetVerdict {
     /// The first divergent hit, or null.
     #[serde(default)]
     pub divergence: Option<DivergenceEntry>,
+    /// The hit rate its configured `maxsize` would have had in the baseline, were it the
+    /// only cache (from the baseline's key trace); null when the baseline did not trace it.
+    #[serde(default)]
+    pub predicted_hit_rate: Option<f64>,
+    /// The smallest `maxsize` reaching 95% of an unbounded cache's hits (an integer, or
+    /// null for unbounded); see `recommended_hit_rate`.
+    #[serde(default)]
+    pub recommended_cache_size: Option<CacheSize>,
+    /// The hit rate at `recommended_cache_size`; null when no call repeated its arguments
+    /// (nothing to recommend) or the baseline did not trace it.
+    #[serde(default)]
+    pub recommended_hit_rate: Option<f64>,
+    /// "maxsize=128 gives 0.61, 512 would give 0.78" when another size would do better
+    /// (for `safe` and `low-hit-rate` functions).
+    #[serde(default)]
+    pub sizing_advice: Option<String>,
 }
 
 impl BaselineSummary {
@@ -220,11 +238,16 @@ impl TargetVerdict {
                     fresh: divergence.fresh.clone(),
                 },
             ),
+            predicted_hit_rate: verdict.sizing.map(|sizing| round(sizing.hit_rate, 4)),
+            recommended_cache_size: verdict.sizing.and_then(|sizing| sizing.recommended),
+            recommended_hit_rate: verdict
+                .sizing
+                .filter(|sizing| sizing.recommended.is_some())
+                .map(|sizing| round(sizing.recommended_hit_rate, 4)),
+            sizing_advice: verdict
+                .sizing
+                .filter(|_| matches!(verdict.verdict, Verdict::Safe | Verdict::LowHitRate))
+                .and_then(|sizing| sizing.advice()),
         }
     }
-}
-
-pub(super) fn round(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
 }

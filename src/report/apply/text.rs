@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::probe::protocol::{Kind, Outcome};
 use crate::python::hazard::HazardCode;
 use crate::python::source::to_span;
-use crate::report::table;
+use crate::report::table::{self, percent, seconds};
 use crate::ui::diagnostic::SourceDiagnostic;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
@@ -22,16 +22,6 @@ fn time_saved(target: &TargetVerdict) -> String {
             format!("{} -> {}{speedup}", seconds(before), seconds(after))
         }
         _ => "-".to_owned(),
-    }
-}
-
-fn seconds(value: f64) -> String {
-    if value >= 1.0 {
-        format!("{value:.2} s")
-    } else if value >= 0.001 {
-        format!("{:.1} ms", value * 1e3)
-    } else {
-        format!("{:.0} µs", value * 1e6)
     }
 }
 
@@ -53,10 +43,6 @@ fn hits_verified(target: &TargetVerdict) -> String {
 
 fn number(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| value.to_string())
-}
-
-fn rate(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_owned(), |value| format!("{:.1}%", value * 100.0))
 }
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
@@ -105,7 +91,7 @@ pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) ->
                 target.verdict.as_str().to_owned(),
                 number(target.hits),
                 number(target.misses),
-                rate(target.hit_rate),
+                percent(target.hit_rate),
                 hits_verified(target),
                 time_saved(target),
             ]
@@ -133,6 +119,7 @@ pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) ->
             None => out.push_str(&finding_text(target)),
         }
     }
+    out.push_str(&sizing_advice(report, false));
     if !report.baseline_failures.is_empty() {
         out.push_str(&format!(
             "\nwarning: {} already fail without any patch and are ignored: {}\n",
@@ -143,6 +130,29 @@ pub(crate) fn human(report: &ApplyReport, plan: Option<&Plan>, shell: &Shell) ->
     out.push('\n');
     out.push_str(&summary(report));
     out.push('\n');
+    out
+}
+
+/// "Cache sizes ..." and one line per function another size would serve better (a list
+/// item in Markdown); nothing when every size is right.
+fn sizing_advice(report: &ApplyReport, markdown: bool) -> String {
+    let advised: Vec<(&str, &str)> = report
+        .targets
+        .iter()
+        .filter_map(|target| Some((target.id.as_str(), target.sizing_advice.as_deref()?)))
+        .collect();
+    if advised.is_empty() {
+        return String::new();
+    }
+    let width = advised.iter().map(|(id, _)| id.chars().count()).max().unwrap_or(0);
+    let mut out = String::from("\nCache sizes, as the baseline's calls predict them:\n");
+    for (id, advice) in advised {
+        if markdown {
+            out.push_str(&format!("- `{id}`: {advice}\n"));
+        } else {
+            out.push_str(&format!("  {id:width$}  {advice}\n"));
+        }
+    }
     out
 }
 
@@ -303,7 +313,7 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
             target.verdict.as_str(),
             number(target.hits),
             number(target.misses),
-            rate(target.hit_rate),
+            percent(target.hit_rate),
             hits_verified(target),
             time_saved(target)
         ));
@@ -334,6 +344,7 @@ pub(crate) fn markdown(report: &ApplyReport) -> String {
             }
         }
     }
+    out.push_str(&sizing_advice(report, true));
     out.push_str(&format!("\n{}\n", summary(report)));
     out
 }

@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import heapq
 
 PRICES = {
     "APPLE": 120,
@@ -16,6 +17,33 @@ CATEGORIES = {
     "CHERRY": "berry",
     "APRICOT": "fruit",
 }
+
+
+# The delivery network: a 30 x 30 grid of depots, the warehouse at (0, 0), each road
+# taking 1 to 3 days.
+GRID = 30
+ZONES = {"north": (GRID - 1, 0), "east": (GRID - 1, GRID - 1), "south": (0, GRID - 1)}
+
+
+def delivery_days(zone):
+    """Fewest days from the warehouse to a zone's depot: a shortest-path search over the
+    grid on every call. Pure, hot and costly: the function a cache pays most for."""
+    goal = ZONES[zone]
+    best = {(0, 0): 0}
+    queue = [(0, (0, 0))]
+    while queue:
+        days, (x, y) = heapq.heappop(queue)
+        if (x, y) == goal:
+            return days
+        if days > best[(x, y)]:
+            continue
+        for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+            if 0 <= nx < GRID and 0 <= ny < GRID:
+                step = days + 1 + (nx * ny) % 3
+                if step < best.get((nx, ny), step + 1):
+                    best[(nx, ny)] = step
+                    heapq.heappush(queue, (step, (nx, ny)))
+    raise KeyError(zone)
 
 
 def normalize_sku(raw):

@@ -23,6 +23,11 @@ memory.
 Calls that the probe itself makes (the checks of ``_verify`` comparing values,
 hashing keys) are not the program's: while ``LOCAL.busy`` is set, recorders call
 the function directly, untraced and uncounted.
+
+A call's time is net of the probe's own work inside it: when a traced function
+calls another one, the inner recorder's hashing, checking and bookkeeping
+(``LOCAL.overhead``, measured around each traced call) is taken out of the outer
+call's time, so a caller of observed functions does not look slower than it is.
 """
 
 import array
@@ -44,6 +49,8 @@ _FILES = []  # every Trace, in the order they were made
 class _Local(threading.local):
     def __init__(self):
         self.busy = 0  # > 0 while the probe's own code runs (its calls are not the program's)
+        self.overhead = 0  # ns this thread spent in traced recorders outside the functions
+        self.own = 0  # ns of the last traced call, net of the probe's work inside it
 
 
 LOCAL = _Local()
@@ -170,29 +177,46 @@ class TraceRecorder(Recorder):
 
     def call(self, args, kwargs):
         __tracebackhide__ = True  # noqa: F841 - read by pytest
-        if LOCAL.busy:
+        local = LOCAL
+        if local.busy:
             return self.original(*args, **kwargs)
-        trace = self.trace
-        LOCAL.busy += 1
+        entered = _perf_counter_ns()
+        before = local.overhead
         try:
-            hashed = key_hash(args, kwargs, trace.typed)
-            number = None if hashed is None else trace.number(hashed)
+            trace = self.trace
+            local.busy += 1
+            try:
+                hashed = key_hash(args, kwargs, trace.typed)
+                number = None if hashed is None else trace.number(hashed)
+            finally:
+                local.busy -= 1
+            return self.timed(args, kwargs, number)
         finally:
-            LOCAL.busy -= 1
-        return self.timed(args, kwargs, number)
+            account(local, entered, before)
 
     def timed(self, args, kwargs, number):
-        """The call, counted for the call map and traced with key ``number``."""
+        """The call, counted for the call map and traced with key ``number``, its time net
+        of the probe's work in the traced calls it makes."""
         __tracebackhide__ = True  # noqa: F841 - read by pytest
         trace = self.trace
         if trace is None:
             return Recorder.call(self, args, kwargs)
         slot = trace.open_call(number)
+        local = LOCAL
+        before = local.overhead
         start = _perf_counter_ns()
         try:
             return Recorder.call(self, args, kwargs)
         finally:
-            trace.close_call(slot, _perf_counter_ns() - start)
+            own = _perf_counter_ns() - start - (local.overhead - before)
+            local.own = own
+            trace.close_call(slot, own)
+
+
+def account(local, entered, before):
+    """At the end of a traced recorder's call that began at ``entered`` with ``before``
+    ns of overhead: everything but the function's own time is the probe's."""
+    local.overhead = before + (_perf_counter_ns() - entered) - local.own
 
 
 def finish(errors):

@@ -59,7 +59,7 @@ from ._protocol import (
     KIND_MUTATED,
 )
 from ._swap import Recorder
-from ._trace import LOCAL, TraceRecorder
+from ._trace import LOCAL, TraceRecorder, _perf_counter_ns, account
 
 REPR_MAX = 200
 # Values a shadow entry handed out on would-be hits that it keeps watching for changes in
@@ -276,6 +276,19 @@ class ShadowRecorder(TraceRecorder):
             # Called by the probe itself (a key's __hash__ or __eq__, a repr): not one of
             # the program's calls, so neither counted nor shadowed.
             return self.original(*args, **kwargs)
+        if self.trace is None:
+            return self.checked(args, kwargs)
+        local = LOCAL
+        entered = _perf_counter_ns()
+        before = local.overhead
+        try:
+            return self.checked(args, kwargs)
+        finally:
+            account(local, entered, before)
+
+    def checked(self, args, kwargs):
+        """The call, past the shadow: a would-be hit is compared with it."""
+        __tracebackhide__ = True  # noqa: F841 - read by pytest
         shadow = self.shadow
         found = shadow.quietly(shadow.lookup, args, kwargs)
         key, entry = found if found is not None else (None, None)

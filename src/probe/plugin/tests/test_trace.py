@@ -8,6 +8,26 @@ import struct
 from conftest import Project, check_common, needs_xdist, write
 
 TRACED_MODULE = """\
+import time
+
+
+class SlowKey(object):
+    def __hash__(self):
+        time.sleep(0.05)
+        return 1
+
+
+SLOW = SlowKey()
+
+
+def inner(key):
+    return 1
+
+
+def outer(n):
+    return inner(SLOW) + n
+
+
 class Token(object):
     def __init__(self, n):
         self.n = n
@@ -93,6 +113,10 @@ def test_nothing_is_kept_alive():
     assert alive() is None or os.environ.get("CACHESCAN_PROBE_VERIFY")
 
 
+def test_nested():
+    assert traced.outer(1) == 2
+
+
 def test_many_calls():
     for i in range(70000):
         traced.many(i % 7)
@@ -121,7 +145,7 @@ def traced_project(root):
     module = write(root / "src" / "shop" / "traced.py", TRACED_MODULE).resolve()
     (root / "tests" / "test_a.py").unlink()
     write(root / "tests" / "test_traced.py", TRACED_TESTS)
-    names = ("square", "scale", "total", "exact", "fib", "ident", "many")
+    names = ("square", "scale", "total", "exact", "fib", "ident", "many", "inner", "outer")
     targets = [project.target(name, module="shop.traced", path=module) for name in names]
     typed = project.target("exact", module="shop.traced", path=module)
     typed["id"] = "shop.traced:exact-typed"  # the same function, keyed typed=True
@@ -193,6 +217,19 @@ def test_recursive_calls_are_each_traced(tmp_path):
     # In call order: fib(5), fib(4), fib(3), fib(2), fib(1), fib(0), fib(1), ...
     assert ids[:7] == [0, 1, 2, 3, 4, 5, 4]
     assert times[0] == max(times), "the outer call's time includes the inner ones"
+
+
+def test_a_callers_time_leaves_out_the_probes_work_in_its_callees(tmp_path):
+    # Keying inner's call hashes SLOW, which sleeps 50 ms: that is the probe's work (a
+    # cache on outer alone would never do it), so neither call's time may include it.
+    for env in ({}, {"CACHESCAN_PROBE_VERIFY": "1"}):
+        project, _ = traced_project(tmp_path / ("checked" if env else "plain"))
+        (doc,) = run_traced(project, **env)
+        found = traces(project, doc)
+        (outer_time,) = found["outer"][2]
+        (inner_time,) = found["inner"][2]
+        assert outer_time < 25000000, (env, outer_time)
+        assert inner_time <= outer_time
 
 
 def test_a_long_trace_is_written_in_chunks(tmp_path):
