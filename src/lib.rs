@@ -34,6 +34,18 @@ mod verdict;
 
 use clap::{CommandFactory, FromArgMatches};
 
+/// Entry points for `benches/`, not an interface: they may change with any release.
+#[doc(hidden)]
+pub mod bench {
+    /// The stack-distance pass over a probe trace file, as `apply` and `discover` run it:
+    /// (calls, distinct keys, bytes its tables held at the end).
+    pub fn trace_profile(path: &std::path::Path) -> Result<(u64, u64, usize), String> {
+        let distances = crate::probe::trace::read_distances(path)?;
+        let profile = distances.profile(0);
+        Ok((profile.calls, profile.keys, distances.memory_bytes()))
+    }
+}
+
 use crate::cli::args::{Cli, Command};
 pub use crate::cli::exit_code::ExitCode;
 use crate::ui::shell::{Shell, Verbosity};

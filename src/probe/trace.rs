@@ -7,10 +7,9 @@
 //! distances gives the hit rate of every size at once. The pass keeps one marker per key
 //! at its last use in a Fenwick tree over use positions; counting the markers after a
 //! key's last use gives its distance. Positions are renumbered whenever the tree fills
-//! (twice the keys), so memory stays proportional to the distinct keys, not the calls,
+//! (four times the keys), so memory stays proportional to the distinct keys, not the calls,
 //! and the cost is O(log keys) per call.
 
-use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -72,17 +71,22 @@ impl ReuseProfile {
     }
 }
 
+/// No use yet, in [`StackDistances::last`].
+const UNUSED: u32 = u32::MAX;
+
 /// The one-pass stack-distance computation, fed calls in order.
 #[derive(Debug)]
 pub(crate) struct StackDistances {
-    /// Per key number: the slot of its last use, if used.
-    last: Vec<Option<usize>>,
+    /// Per key number: the slot of its last use, or [`UNUSED`].
+    last: Vec<u32>,
     /// Fenwick tree over slots: 1 where some key was last used.
-    tree: Vec<i64>,
+    tree: Vec<i32>,
     /// The slot the next use takes.
     next: usize,
+    /// Keys used so far: the markers in the tree, all in slots before `next`.
     live: usize,
-    histogram: HashMap<u64, (u64, u64)>,
+    /// Per distance (index distance - 1): the calls at it and their time.
+    histogram: Vec<(u64, u64)>,
     traced: u64,
     time_ns: u64,
 }
@@ -100,7 +104,7 @@ impl StackDistances {
             tree: vec![0; 1024],
             next: 0,
             live: 0,
-            histogram: HashMap::new(),
+            histogram: Vec::new(),
             traced: 0,
             time_ns: 0,
         }
@@ -110,7 +114,7 @@ impl StackDistances {
     pub(crate) fn push(&mut self, key: u32, time_ns: u64) {
         let key = key as usize;
         if key >= self.last.len() {
-            self.last.resize(key + 1, None);
+            self.last.resize(key + 1, UNUSED);
         }
         if self.next == self.tree.len() {
             self.compact();
@@ -119,29 +123,36 @@ impl StackDistances {
         self.time_ns += time_ns;
         let slot = self.next;
         match self.last[key] {
-            Some(previous) => {
-                let used_since = self.prefix(slot) - self.prefix(previous + 1);
-                let distance = u64::try_from(used_since).unwrap_or(0) + 1;
-                let entry = self.histogram.entry(distance).or_default();
+            UNUSED => self.live += 1,
+            previous => {
+                let previous = previous as usize;
+                // Every marker lies before `slot`: those after `previous` are the keys used
+                // since, and the distance counts the key itself too.
+                let used_since = self.live - self.prefix(previous + 1);
+                let distance = used_since + 1;
+                if distance > self.histogram.len() {
+                    self.histogram.resize(distance, (0, 0));
+                }
+                let entry = &mut self.histogram[distance - 1];
                 entry.0 += 1;
                 entry.1 += time_ns;
                 self.add(previous, -1);
             }
-            None => self.live += 1,
         }
         self.add(slot, 1);
-        self.last[key] = Some(slot);
+        self.last[key] = slot as u32;
         self.next += 1;
     }
 
     /// The profile of the calls pushed so far, with `unhashable` more calls that had no key.
     pub(crate) fn profile(&self, unhashable: u64) -> ReuseProfile {
-        let mut distances: Vec<Reuse> = self
+        let distances: Vec<Reuse> = self
             .histogram
             .iter()
-            .map(|(&distance, &(calls, time_ns))| Reuse { distance, calls, time_ns })
+            .enumerate()
+            .filter(|(_, (calls, _))| *calls > 0)
+            .map(|(index, &(calls, time_ns))| Reuse { distance: index as u64 + 1, calls, time_ns })
             .collect();
-        distances.sort_by_key(|reuse| reuse.distance);
         ReuseProfile {
             calls: self.traced + unhashable,
             unhashable,
@@ -151,25 +162,42 @@ impl StackDistances {
         }
     }
 
-    /// Renumber the live slots 0.. in order of last use, in a tree twice their number.
+    /// Bytes its tables hold now (the per-key slots, the tree, the histogram): what grows
+    /// with the distinct keys, never with the calls.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.last.capacity() * std::mem::size_of::<u32>()
+            + self.tree.capacity() * std::mem::size_of::<i32>()
+            + self.histogram.capacity() * std::mem::size_of::<(u64, u64)>()
+    }
+
+    /// Renumber the live slots 0.. in order of last use, in a tree four times their number
+    /// (so the next renumbering is 3 x the keys calls away).
     fn compact(&mut self) {
-        let mut used: Vec<(usize, usize)> = self
+        let mut used: Vec<(u32, usize)> = self
             .last
             .iter()
             .enumerate()
-            .filter_map(|(key, slot)| slot.map(|slot| (slot, key)))
+            .filter(|(_, slot)| **slot != UNUSED)
+            .map(|(key, &slot)| (slot, key))
             .collect();
         used.sort_unstable();
-        let size = (used.len() * 2).max(1024);
+        let size = (used.len() * 4).max(1024);
         self.tree = vec![0; size];
         for (new_slot, &(_, key)) in used.iter().enumerate() {
-            self.last[key] = Some(new_slot);
-            self.add(new_slot, 1);
+            self.last[key] = new_slot as u32;
+            self.tree[new_slot] = 1;
+        }
+        // Build the Fenwick sums in place, in one pass.
+        for index in 1..=size {
+            let parent = index + (index & index.wrapping_neg());
+            if parent <= size {
+                self.tree[parent - 1] += self.tree[index - 1];
+            }
         }
         self.next = used.len();
     }
 
-    fn add(&mut self, slot: usize, delta: i64) {
+    fn add(&mut self, slot: usize, delta: i32) {
         let mut index = slot + 1;
         while index <= self.tree.len() {
             self.tree[index - 1] += delta;
@@ -178,20 +206,25 @@ impl StackDistances {
     }
 
     /// Markers in slots `0..end`.
-    fn prefix(&self, end: usize) -> i64 {
-        let mut sum = 0;
+    fn prefix(&self, end: usize) -> usize {
+        let mut sum = 0i64;
         let mut index = end;
         while index > 0 {
-            sum += self.tree[index - 1];
+            sum += i64::from(self.tree[index - 1]);
             index -= index & index.wrapping_neg();
         }
-        sum
+        usize::try_from(sum).unwrap_or(0)
     }
 }
 
 /// The profile of one trace file, with `unhashable` calls that had no key (the probe file
 /// counts them). Errors name the file.
 pub(crate) fn read_profile(path: &Path, unhashable: u64) -> Result<ReuseProfile, String> {
+    Ok(read_distances(path)?.profile(unhashable))
+}
+
+/// The stack distances of one trace file's calls.
+pub(crate) fn read_distances(path: &Path) -> Result<StackDistances, String> {
     let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let mut reader = BufReader::new(file);
     let mut distances = StackDistances::new();
@@ -215,7 +248,7 @@ pub(crate) fn read_profile(path: &Path, unhashable: u64) -> Result<ReuseProfile,
             distances.push(id, time);
         }
     }
-    Ok(distances.profile(unhashable))
+    Ok(distances)
 }
 
 #[cfg(test)]
@@ -263,7 +296,7 @@ mod tests {
             let trace: Vec<u32> =
                 (0..length).map(|_| (xorshift(&mut state) % keys) as u32).collect();
             // Keys numbered in order of first use, as the probe numbers them.
-            let mut numbers: HashMap<u32, u32> = HashMap::new();
+            let mut numbers: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
             let trace: Vec<u32> = trace
                 .iter()
                 .map(|key| {
