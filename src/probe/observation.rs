@@ -137,7 +137,7 @@ fn read_traces(file: &mut ProbeFile, output: &Path) {
         let Some(trace) = &target.trace else { continue };
         target.reuse = match &trace.file {
             Some(name) => match trace::read_profile(&output.join(name), trace.unhashable) {
-                Ok(profile) => Some(profile),
+                Ok(profile) => Some(ReuseProfile { reentrant: trace.reentrant, ..profile }),
                 Err(error) => {
                     errors.push(format!("trace of {}: {error}", target.id));
                     None
@@ -146,6 +146,7 @@ fn read_traces(file: &mut ProbeFile, output: &Path) {
             None => Some(ReuseProfile {
                 calls: trace.calls,
                 unhashable: trace.unhashable,
+                reentrant: trace.reentrant,
                 ..ReuseProfile::default()
             }),
         };

@@ -229,6 +229,9 @@ pub(crate) struct ProbeTrace {
     pub calls: u64,
     pub unhashable: u64,
     pub keys: u64,
+    /// Calls made while hashing the target's own key (cached, it would recurse).
+    #[serde(default)]
+    pub reentrant: u64,
 }
 
 /// Calls of one target during one test, and the time spent inside it. The plugin writes a

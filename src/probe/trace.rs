@@ -28,6 +28,9 @@ pub(crate) struct ReuseProfile {
     pub time_ns: u64,
     /// Per stack distance (ascending): the calls at that distance and their time.
     pub distances: Vec<Reuse>,
+    /// Calls made while hashing its own key: `lru_cache` would recurse on every call.
+    #[serde(default)]
+    pub reentrant: u64,
 }
 
 /// The calls at one stack distance.
@@ -46,6 +49,7 @@ impl ReuseProfile {
         self.unhashable += other.unhashable;
         self.keys += other.keys;
         self.time_ns += other.time_ns;
+        self.reentrant += other.reentrant;
         let mut by_distance: std::collections::BTreeMap<u64, (u64, u64)> = self
             .distances
             .iter()
@@ -159,6 +163,7 @@ impl StackDistances {
             keys: self.live as u64,
             time_ns: self.time_ns,
             distances,
+            reentrant: 0,
         }
     }
 

@@ -1,8 +1,8 @@
 //! `discover`'s ranking: from one baseline that traced every planned function's keys, what
 //! a cache would do for each function, whether it is a candidate, and why not. Pure.
 //!
-//! A function is a candidate when the plan would patch it, the tests called it, most of
-//! its calls could be keyed, no would-be hit differed from a fresh call (with checks on),
+//! A function is a candidate when the plan would patch it, the tests called it, hashing
+//! its key does not call it again, most of its calls could be keyed, no would-be hit differed from a fresh call (with checks on),
 //! some call repeated its arguments, and at the recommended size it meets the manifest's
 //! thresholds. The ranking is by the time its configured cache would have saved.
 
@@ -120,6 +120,12 @@ fn usage_reason(usage: &Usage, thresholds: &Thresholds) -> Option<String> {
     let profile = &usage.profile;
     if profile.calls == 0 {
         return Some("the tests never called it".to_owned());
+    }
+    if profile.reentrant > 0 {
+        return Some(
+            "hashing its arguments calls it again (its class's __hash__ or __eq__ reads it): cached, every call would recurse until RecursionError"
+                .to_owned(),
+        );
     }
     if profile.unhashable * 2 > profile.calls {
         return Some(format!(

@@ -122,7 +122,8 @@ TARGET_KEYS = (
 VERIFY_KEYS = ("rate", "hits", "verified", "unverified", "divergent", "skipped", "divergence")
 DIVERGENCE_KEYS = ("test", "kind", "args", "cached", "fresh")
 # A target's ``trace`` (null unless the run traces keys): its file in the output
-# directory (null when no call was traced), calls, calls without a key, distinct keys.
-TRACE_KEYS = ("file", "calls", "unhashable", "keys")
+# directory (null when no call was traced), calls, calls without a key, distinct keys, and
+# calls made while hashing its own key (reentrant: lru_cache would recurse).
+TRACE_KEYS = ("file", "calls", "unhashable", "keys", "reentrant")
 # One cell of ``test_calls`` ({nodeid: {target id: cell}}) is a JSON array of these.
 CALL_CELL = ("calls", "time_ns")

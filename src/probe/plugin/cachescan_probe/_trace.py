@@ -22,7 +22,9 @@ memory.
 
 Calls that the probe itself makes (the checks of ``_verify`` comparing values,
 hashing keys) are not the program's: while ``LOCAL.busy`` is set, recorders call
-the function directly, untraced and uncounted.
+the function directly, untraced and uncounted. One such call is telling: when
+hashing a call's key calls the same function (a property read by ``__hash__``),
+``lru_cache`` would recurse without end; the trace counts those as ``reentrant``.
 
 A call's time is net of the probe's own work inside it: when a traced function
 calls another one, the inner recorder's hashing, checking and bookkeeping
@@ -51,6 +53,7 @@ class _Local(threading.local):
         self.busy = 0  # > 0 while the probe's own code runs (its calls are not the program's)
         self.overhead = 0  # ns this thread spent in traced recorders outside the functions
         self.own = 0  # ns of the last traced call, net of the probe's work inside it
+        self.keying = None  # the recorder whose call's key is being hashed
 
 
 LOCAL = _Local()
@@ -65,7 +68,8 @@ class Trace(object):
     """The key trace of one observed function."""
 
     __slots__ = (
-        "typed", "numbers", "ids", "times", "calls", "unhashable", "open", "name", "file", "error"
+        "typed", "numbers", "ids", "times", "calls", "unhashable", "open", "name", "file", "error",
+        "reentrant",
     )
 
     def __init__(self, typed, name):
@@ -79,6 +83,7 @@ class Trace(object):
         self.name = name
         self.file = None
         self.error = None
+        self.reentrant = 0  # calls made while hashing its own key (lru_cache would recurse)
 
     def number(self, key_hash):
         """The key number of a key's hash, given on first use."""
@@ -179,20 +184,29 @@ class TraceRecorder(Recorder):
         __tracebackhide__ = True  # noqa: F841 - read by pytest
         local = LOCAL
         if local.busy:
-            return self.original(*args, **kwargs)
+            return self.bypass(local, args, kwargs)
         entered = _perf_counter_ns()
         before = local.overhead
         try:
             trace = self.trace
             local.busy += 1
+            keying, local.keying = local.keying, self
             try:
                 hashed = key_hash(args, kwargs, trace.typed)
                 number = None if hashed is None else trace.number(hashed)
             finally:
                 local.busy -= 1
+                local.keying = keying
             return self.timed(args, kwargs, number)
         finally:
             account(local, entered, before)
+
+    def bypass(self, local, args, kwargs):
+        """A call the probe's own work made: straight to the function, noted when it
+        comes from hashing this function's own key."""
+        if local.keying is self and self.trace is not None:
+            self.trace.reentrant += 1
+        return self.original(*args, **kwargs)
 
     def timed(self, args, kwargs, number):
         """The call, counted for the call map and traced with key ``number``, its time net
@@ -237,4 +251,5 @@ def target_fields(tid):
         "calls": trace.calls,
         "unhashable": trace.unhashable,
         "keys": len(trace.numbers),
+        "reentrant": trace.reentrant,
     }

@@ -275,7 +275,7 @@ class ShadowRecorder(TraceRecorder):
         if LOCAL.busy:
             # Called by the probe itself (a key's __hash__ or __eq__, a repr): not one of
             # the program's calls, so neither counted nor shadowed.
-            return self.original(*args, **kwargs)
+            return self.bypass(LOCAL, args, kwargs)
         if self.trace is None:
             return self.checked(args, kwargs)
         local = LOCAL
@@ -290,7 +290,12 @@ class ShadowRecorder(TraceRecorder):
         """The call, past the shadow: a would-be hit is compared with it."""
         __tracebackhide__ = True  # noqa: F841 - read by pytest
         shadow = self.shadow
-        found = shadow.quietly(shadow.lookup, args, kwargs)
+        local = LOCAL
+        keying, local.keying = local.keying, self
+        try:
+            found = shadow.quietly(shadow.lookup, args, kwargs)
+        finally:
+            local.keying = keying
         key, entry = found if found is not None else (None, None)
         number = None
         if key is not None and self.trace is not None:

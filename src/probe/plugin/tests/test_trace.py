@@ -28,6 +28,21 @@ def outer(n):
     return inner(SLOW) + n
 
 
+class Point(object):
+    def __init__(self, x):
+        self._x = x
+
+    @property
+    def x(self):
+        return self._x
+
+    def __hash__(self):
+        return hash(self.x)
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and other.x == self.x
+
+
 class Token(object):
     def __init__(self, n):
         self.n = n
@@ -117,6 +132,10 @@ def test_nested():
     assert traced.outer(1) == 2
 
 
+def test_reentrant():
+    assert traced.Point(3).x == 3
+
+
 def test_many_calls():
     for i in range(70000):
         traced.many(i % 7)
@@ -145,7 +164,7 @@ def traced_project(root):
     module = write(root / "src" / "shop" / "traced.py", TRACED_MODULE).resolve()
     (root / "tests" / "test_a.py").unlink()
     write(root / "tests" / "test_traced.py", TRACED_TESTS)
-    names = ("square", "scale", "total", "exact", "fib", "ident", "many", "inner", "outer")
+    names = ("square", "scale", "total", "exact", "fib", "ident", "many", "inner", "outer", "Point.x")
     targets = [project.target(name, module="shop.traced", path=module) for name in names]
     typed = project.target("exact", module="shop.traced", path=module)
     typed["id"] = "shop.traced:exact-typed"  # the same function, keyed typed=True
@@ -183,7 +202,7 @@ def test_each_call_is_traced_with_its_key_as_lru_cache_builds_it(tmp_path):
     found = traces(project, doc)
     fields, ids, times = found["square"]
     assert ids == [0, 1, 0, 2, 1]
-    assert fields == {"file": fields["file"], "calls": 5, "unhashable": 0, "keys": 3}
+    assert fields == {"file": fields["file"], "calls": 5, "unhashable": 0, "keys": 3, "reentrant": 0}
     assert len(times) == 5 and all(isinstance(t, int) and t > 0 for t in times)
     # scale(3), scale(3, 2), scale(3, factor=2), scale(x=3): lru_cache keys positional and
     # keyword arguments apart, and does not fill in defaults.
@@ -230,6 +249,18 @@ def test_a_callers_time_leaves_out_the_probes_work_in_its_callees(tmp_path):
         (inner_time,) = found["inner"][2]
         assert outer_time < 25000000, (env, outer_time)
         assert inner_time <= outer_time
+
+
+def test_a_key_whose_hash_calls_the_function_again_is_counted_reentrant(tmp_path):
+    # Point.__hash__ reads the property x: lru_cache on x would hash self, read x, hash
+    # self, ... The probe calls x straight through while hashing, and counts it.
+    for env in ({}, {"CACHESCAN_PROBE_VERIFY": "1"}):
+        project, _ = traced_project(tmp_path / ("checked" if env else "plain"))
+        (doc,) = run_traced(project, **env)
+        found = traces(project, doc)
+        fields, ids, _ = found["Point.x"]
+        assert (fields["calls"], fields["reentrant"], ids) == (1, 1, [0]), env
+        assert found["square"][0]["reentrant"] == 0
 
 
 def test_a_long_trace_is_written_in_chunks(tmp_path):
