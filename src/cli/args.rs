@@ -55,6 +55,8 @@ pub enum Command {
 pub enum PlanFormat {
     Human,
     Json,
+    Github,
+    Sarif,
 }
 
 /// Output formats of `apply`.
@@ -63,6 +65,8 @@ pub enum ReportFormat {
     Human,
     Json,
     Markdown,
+    Github,
+    Sarif,
 }
 
 #[derive(Debug, Args)]
