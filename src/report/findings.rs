@@ -205,7 +205,7 @@ impl Findings {
             notices.push((
                 Level::Warning,
                 format!(
-                    "{} already fail without any patch and are ignored: {}",
+                    "{} already failing without any patch, ignored: {}",
                     crate::ui::text::plural(report.baseline_failures.len(), "test"),
                     report.baseline_failures.join(", ")
                 ),

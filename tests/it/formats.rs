@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::common::exit::FINDINGS;
+use crate::common::exit::{FINDINGS, SUCCESS, UNUSABLE};
 use crate::common::project::Project;
 use crate::common::{Scratch, copy_tree, repository_path};
 
@@ -231,6 +231,21 @@ fn apply_github_annotates_unsafe_and_invisible_functions_and_merge_says_the_same
     let merged = project.cachescan(&["merge", ".cachescan/report.json", "--format", "github"]);
     merged.assert_code(FINDINGS);
     assert_eq!(merged.stdout_text(), stdout);
+
+    // Elsewhere, `--manifest` names the project; a manifest that is not there is an error.
+    let elsewhere = Scratch::empty();
+    let report = project.path(".cachescan/report.json");
+    let report = report.to_str().expect("UTF-8 path");
+    let manifest = project.path("cachescan.yaml");
+    let manifest = manifest.to_str().expect("UTF-8 path");
+    let args = ["--manifest", manifest, "merge", report, "--format", "github"];
+    let merged = crate::common::run(elsewhere.root(), &args);
+    merged.assert_code(FINDINGS);
+    assert_eq!(merged.stdout_text(), stdout);
+    let missing = elsewhere.path("nowhere.yaml");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let args = ["--manifest", missing, "merge", report, "--format", "github"];
+    crate::common::run(elsewhere.root(), &args).assert_code(UNUSABLE);
 }
 
 #[test]
@@ -255,4 +270,52 @@ fn apply_and_merge_sarif_are_valid_with_one_result_per_finding() {
     let merged = project.cachescan(&["merge", ".cachescan/report.json", "--format", "sarif"]);
     merged.assert_code(FINDINGS);
     assert_eq!(merged.stdout_json(), log);
+}
+
+#[test]
+fn remarks_without_a_place_are_notices_and_sarif_notifications() {
+    // A test failing in the baseline: apply succeeds, and says so.
+    let project = Project::copy("baseline_failing");
+    let run = project.cachescan(&["apply", "--format", "github"]);
+    run.assert_code(SUCCESS);
+    project.assert_unchanged();
+    let stdout = run.stdout_text();
+    assert_eq!(
+        commands(&stdout),
+        [
+            "::warning title=cachescan::1 test already failing without any patch, ignored: tests/test_text.py::test_already_broken"
+        ]
+    );
+    let sarif = project.cachescan(&["merge", ".cachescan/report.json", "--format", "sarif"]);
+    sarif.assert_code(SUCCESS);
+    let log = sarif.stdout_json();
+    assert_valid_sarif(&log);
+    assert_eq!(log["runs"][0]["results"], Value::Array(Vec::new()), "{log:#}");
+    let notifications = &log["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+    assert_eq!(notifications[0]["level"], "warning", "{log:#}");
+
+    // A file a glob found that does not parse: the planner's note.
+    let package = Scratch::empty();
+    package.write(
+        "cachescan.yaml",
+        "version: 1\ntargets:\n  - module: pkg.**\n    functions: [\"*\"]\n",
+    );
+    package.write("src/pkg/__init__.py", "def version():\n    return 1\n");
+    package.write("src/pkg/broken.py", "def broken(:\n");
+    let github = crate::common::run(package.root(), &["plan", "--format", "github"]);
+    github.assert_code(SUCCESS);
+    let stdout = github.stdout_text();
+    let notices = commands(&stdout);
+    assert_eq!(notices.len(), 1, "{stdout}");
+    assert!(
+        notices[0].starts_with("::notice title=cachescan::")
+            && notices[0].contains("src/pkg/broken.py"),
+        "{stdout}"
+    );
+    let sarif = crate::common::run(package.root(), &["plan", "--format", "sarif"]);
+    sarif.assert_code(SUCCESS);
+    let log = sarif.stdout_json();
+    assert_valid_sarif(&log);
+    let notifications = &log["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+    assert_eq!(notifications[0]["level"], "note", "{log:#}");
 }
