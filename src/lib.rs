@@ -46,7 +46,10 @@ pub mod bench {
     }
 }
 
-use crate::cli::args::{Cli, Command};
+/// The command line as clap parses it; public so tests can check the command lines that
+/// examples and documentation run (`Cli::try_parse_from`).
+pub use crate::cli::args::Cli;
+use crate::cli::args::Command;
 pub use crate::cli::exit_code::ExitCode;
 use crate::ui::shell::{Shell, Verbosity};
 
@@ -80,7 +83,7 @@ pub fn run() -> ExitCode {
         Command::Restore => cli::commands::restore::run(manifest, &shell),
         Command::Accept => cli::commands::accept::run(manifest, &shell),
         Command::Schema => cli::commands::schema::run(&shell),
-        Command::Merge(args) => cli::commands::merge::run(args, &shell),
+        Command::Merge(args) => cli::commands::merge::run(manifest, args, &shell),
         Command::Discover(args) => cli::commands::discover::run(manifest, args, &shell),
     };
     match result {

@@ -61,6 +61,8 @@ pub enum Command {
 pub enum PlanFormat {
     Human,
     Json,
+    Github,
+    Sarif,
 }
 
 /// Output formats of `apply`.
@@ -69,6 +71,8 @@ pub enum ReportFormat {
     Human,
     Json,
     Markdown,
+    Github,
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -180,11 +184,21 @@ impl ApplyArgs {
     }
 }
 
+/// Output formats of `discover` (the JSON report is always written to
+/// .cachescan/discover.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscoverFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
-    pub format: ReportFormat,
+    /// Output format on stdout (the JSON report is always written to
+    /// .cachescan/discover.json).
+    #[arg(long, value_enum, default_value_t = DiscoverFormat::Human)]
+    pub format: DiscoverFormat,
     /// Draft a manifest of the top candidates at PATH (default: cachescan.yaml in the
     /// project root), validated before it is written; an existing file needs --force.
     #[arg(long, value_name = "PATH", num_args = 0..=1)]

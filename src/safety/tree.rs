@@ -99,9 +99,28 @@ fn visit(root: &Path, relative: &Path, walk: &mut Walk) {
     }
 }
 
+/// The repository that holds `start`: the nearest directory at or above it with a `.git`
+/// (a directory, or the file a worktree or submodule has instead); `None` outside version
+/// control. CI formats name files relative to it, as GitHub does.
+pub(crate) fn repository_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|directory| directory.join(".git").exists()).map(Path::to_path_buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_root_is_the_nearest_directory_with_git() {
+        let root = tree(&["outer/.git/HEAD", "outer/project/inner/.git", "outer/project/a.py"]);
+        let outer = root.path().join("outer");
+        let project = outer.join("project");
+        assert_eq!(repository_root(&project), Some(outer.clone()), "a .git directory above");
+        assert_eq!(repository_root(&outer), Some(outer.clone()), "at the start itself");
+        let inner = project.join("inner");
+        assert_eq!(repository_root(&inner), Some(inner.clone()), "a .git file (worktree)");
+        assert_eq!(repository_root(root.path()), None, "outside version control");
+    }
 
     fn tree(files: &[&str]) -> tempfile::TempDir {
         let root = tempfile::tempdir().expect("tempdir");

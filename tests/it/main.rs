@@ -3,6 +3,9 @@
 //! architecture check of `src/`. Shared helpers are in `common`.
 //!
 //! - `plan`, `manifest_errors`, `schema`: the dry run, bad input, the manifest's schema;
+//! - `formats`: the CI formats (GitHub annotations, SARIF validated against its schema);
+//! - `ci_example`: the GitHub Actions workflow in `examples/ci/` parses and runs only
+//!   command lines the CLI accepts;
 //! - `apply`: verdicts, restores, crashes, interrupts and locks, end to end;
 //! - `scale`: test selection, the baseline cache, shards and `merge`, `--jobs`;
 //! - `verify`: checked runs, every cache hit against a fresh call;
@@ -13,8 +16,10 @@
 
 mod apply;
 mod architecture;
+mod ci_example;
 mod common;
 mod discover;
+mod formats;
 mod manifest_errors;
 mod plan;
 mod scale;

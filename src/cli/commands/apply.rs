@@ -12,6 +12,7 @@ use crate::plan::{FunctionIndex, Plan};
 use crate::report::apply::{
     ApplyReport, BaselineSummary, TargetVerdict, VerificationSummary, human, markdown,
 };
+use crate::report::findings::{Findings, Repository};
 use crate::report::progress::Progress;
 use crate::runner::Runner;
 use crate::safety::interrupt::Interrupt;
@@ -90,6 +91,10 @@ pub(crate) fn run(
         ReportFormat::Human => shell.out(&human(&report, Some(&plan), shell)),
         ReportFormat::Json => shell.out(&format!("{json}\n")),
         ReportFormat::Markdown => shell.out(&markdown(&report)),
+        ReportFormat::Github | ReportFormat::Sarif => {
+            let repository = Repository::around(&manifest.root);
+            shell.out(&ci_format(args.format, &Findings::of_apply(&report, &repository)));
+        }
     }
     if !kept.is_empty() {
         shell.status(
@@ -102,6 +107,14 @@ pub(crate) fn run(
     }
     let findings = report.targets.iter().any(|target| target.verdict.is_finding());
     Ok(if findings { ExitCode::Findings } else { ExitCode::Success })
+}
+
+/// `--format github` or `sarif` of an apply report (`merge` prints them the same way).
+pub(crate) fn ci_format(format: ReportFormat, findings: &Findings) -> String {
+    match format {
+        ReportFormat::Sarif => crate::report::sarif::render(findings),
+        _ => crate::report::github::render(findings),
+    }
 }
 
 /// Leave the safe functions patched, journaled as kept; print their diff on stderr.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::args::{DiscoverArgs, ReportFormat};
+use crate::cli::args::{DiscoverArgs, DiscoverFormat};
 use crate::cli::commands::{CommandResult, Failure, begin_runs, manifest_path, run_failure};
 use crate::cli::exit_code::ExitCode;
 use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
@@ -101,9 +101,9 @@ pub(crate) fn run(
         shell.warn(error);
     }
     match args.format {
-        ReportFormat::Human => shell.out(&human(&report, shell.verbosity >= Verbosity::Verbose)),
-        ReportFormat::Json => shell.out(&format!("{json}\n")),
-        ReportFormat::Markdown => shell.out(&markdown(&report)),
+        DiscoverFormat::Human => shell.out(&human(&report, shell.verbosity >= Verbosity::Verbose)),
+        DiscoverFormat::Json => shell.out(&format!("{json}\n")),
+        DiscoverFormat::Markdown => shell.out(&markdown(&report)),
     }
     if let Some(path) = &args.write {
         write_draft(&report, &plan, &manifest, path.as_deref(), args, shell)?;

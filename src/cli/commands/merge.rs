@@ -1,16 +1,21 @@
 //! `cachescan merge REPORT...`: join the reports of `apply --shard K/N` runs into one report,
 //! one table and one exit code. Reports of different manifests or source trees, or a set
-//! with a shard missing or repeated, are refused.
+//! with a shard missing or repeated, are refused. For `--format github` and `sarif`, whose
+//! paths start at the repository root, the project root is read from the manifest (found as
+//! every command finds it); without one, the current directory is taken as the project root.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use crate::cli::args::{MergeArgs, ReportFormat};
 use crate::cli::commands::{CommandResult, Failure};
 use crate::cli::exit_code::ExitCode;
+use crate::config::manifest::Manifest;
 use crate::report::apply::{ApplyReport, human, markdown};
+use crate::report::findings::{Findings, Repository};
 use crate::ui::shell::Shell;
 
-pub(crate) fn run(args: &MergeArgs, shell: &Shell) -> CommandResult {
+pub(crate) fn run(manifest: Option<&Path>, args: &MergeArgs, shell: &Shell) -> CommandResult {
     let mut reports = Vec::new();
     for path in &args.reports {
         let unusable = |message: String| {
@@ -49,9 +54,36 @@ pub(crate) fn run(args: &MergeArgs, shell: &Shell) -> CommandResult {
             shell.out(&format!("{}\n", serde_json::to_string_pretty(&merged).unwrap_or_default()))
         }
         ReportFormat::Markdown => shell.out(&markdown(&merged)),
+        ReportFormat::Github | ReportFormat::Sarif => {
+            let repository = repository(manifest)?;
+            let findings = Findings::of_apply(&merged, &repository);
+            shell.out(&super::apply::ci_format(args.format, &findings));
+        }
     }
     let findings = merged.targets.iter().any(|target| target.verdict.is_finding());
     Ok(if findings { ExitCode::Findings } else { ExitCode::Success })
+}
+
+/// The repository around the project of the manifest, or around the current directory
+/// when no manifest is given or found.
+fn repository(given: Option<&Path>) -> Result<Repository, Failure> {
+    let path = match super::manifest_path(given) {
+        Ok(path) => path,
+        Err(failure) if given.is_some() => return Err(failure),
+        Err(_) => {
+            let current = std::env::current_dir().map_err(|error| {
+                Failure::one(
+                    ExitCode::Unusable,
+                    miette::miette!("cannot read the current directory: {error}"),
+                )
+            })?;
+            return Ok(Repository::around(&current));
+        }
+    };
+    let manifest = Manifest::load(&path).map_err(|problems| {
+        Failure::unusable(problems.into_iter().map(miette::Report::new).collect())
+    })?;
+    Ok(Repository::around(&manifest.root))
 }
 
 /// One report from several shards of the same run.

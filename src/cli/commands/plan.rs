@@ -5,7 +5,9 @@ use crate::cli::commands::{CommandResult, Failure, load};
 use crate::cli::exit_code::ExitCode;
 use crate::config::settings::CommandLineSettings;
 use crate::plan::Plan;
+use crate::report::findings::{Findings, Repository};
 use crate::report::plan::{PlanReport, human};
+use crate::report::{github, sarif};
 use crate::ui::shell::Shell;
 
 pub(crate) fn run(
@@ -36,6 +38,14 @@ pub(crate) fn run(
                     "{}\n",
                     serde_json::to_string_pretty(&report).unwrap_or_default()
                 ));
+            }
+            PlanFormat::Github | PlanFormat::Sarif => {
+                let repository = Repository::around(&manifest.root);
+                let findings = Findings::of_plan(&plan, &manifest, &repository);
+                shell.out(&match args.format {
+                    PlanFormat::Github => github::render(&findings),
+                    _ => sarif::render(&findings),
+                });
             }
         }
     }

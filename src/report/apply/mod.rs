@@ -5,7 +5,7 @@
 
 mod text;
 
-pub(crate) use text::{human, markdown};
+pub(crate) use text::{VerdictMessage, human, markdown, summary, verdict_message};
 
 use serde::{Deserialize, Serialize};
 

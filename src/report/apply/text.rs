@@ -46,7 +46,7 @@ fn number(value: Option<u64>) -> String {
 }
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".
-fn summary(report: &ApplyReport) -> String {
+pub(crate) fn summary(report: &ApplyReport) -> String {
     let counts: Vec<String> = Verdict::ALL
         .iter()
         .filter_map(|verdict| {
@@ -195,6 +195,26 @@ fn verdict_diagnostic(
 ) -> SourceDiagnostic {
     let file = &plan.files[function.file];
     let definition = &file.functions[function.function];
+    let VerdictMessage { message, label, help } = verdict_message(target);
+    SourceDiagnostic::error(format!("cachescan::verdict::{}", target.verdict.as_str()), message)
+        .with_label(&file.source, to_span(definition.head), label)
+        .with_help(help)
+}
+
+/// What is said about an unsafe or invisible function, wherever it is shown: the human
+/// diagnostic on its `def`, a GitHub annotation, a SARIF result.
+#[derive(Debug)]
+pub(crate) struct VerdictMessage {
+    /// The message; its first line says what is wrong, the next ones the evidence.
+    pub message: String,
+    /// The label under the `def`.
+    pub label: &'static str,
+    pub help: String,
+}
+
+/// The message of an unsafe or invisible verdict, from the report alone (so merged
+/// reports say the same).
+pub(crate) fn verdict_message(target: &TargetVerdict) -> VerdictMessage {
     let (message, label, help) = match (target.verdict, &target.divergence) {
         (Verdict::Unsafe, Some(divergence)) => {
             let mut message = format!(
@@ -224,7 +244,7 @@ fn verdict_diagnostic(
             if let Some(more) = more_broken_tests(target) {
                 message.push_str(&format!("\n  {more}"));
             }
-            (message, "unsafe to cache", unsafe_help(target, function))
+            (message, "unsafe to cache", unsafe_help(target))
         }
         _ => (
             format!("`{}` is invisible to the tests: {}", target.id, target.detail),
@@ -240,9 +260,7 @@ fn verdict_diagnostic(
             },
         ),
     };
-    SourceDiagnostic::error(format!("cachescan::verdict::{}", target.verdict.as_str()), message)
-        .with_label(&file.source, to_span(definition.head), label)
-        .with_help(help)
+    VerdictMessage { message, label, help }
 }
 
 /// The lines that show a divergence: where, the call, the two values.
@@ -272,8 +290,8 @@ fn divergence_help(kind: Kind) -> &'static str {
     }
 }
 
-fn unsafe_help(target: &TargetVerdict, function: &crate::plan::PlannedFunction) -> String {
-    let has = |code: HazardCode| function.hazards.iter().any(|hazard| hazard.code == code);
+fn unsafe_help(target: &TargetVerdict) -> String {
+    let has = |code: HazardCode| target.hazards.iter().any(|hazard| hazard.code == code);
     let failed_with = |text: &str| {
         target.detail.contains(text)
             || target
