@@ -12,7 +12,9 @@ Scenarios (goals from the issue that introduced them):
   4. `--jobs 2` vs `--jobs 1` with 8 culprits (<= 0.65), when cachescan has `--jobs`;
   5. verified hits: apply with checks / without (`--no-verify-hits`), cold baseline, on the
      bundled example (examples/shop) and on the all-safe project of 1. (<= 1.25); and the
-     test runs on a project where 2/3 of the targets break, with checks and without.
+     test runs on a project where 2/3 of the targets break, with checks and without;
+  6. discover: `discover --fresh-baseline` / one plain run of the suite, on the all-safe
+     project of 1., median of interleaved pairs (<= 2.0; issue 11).
 
 Every project is generated here (any number of targets and culprits) in a temporary
 directory. Wall times are medians of --runs runs. Standard library only.
@@ -325,6 +327,27 @@ def scenario_verification(binary, workdir, env, runs):
     return rows
 
 
+def scenario_discover(binary, workdir, env, runs):
+    help_text = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, text=True).stdout
+    if "discover" not in help_text:
+        return [("discover / plain run", "not built", "<= 2.0")]
+    root = os.path.join(workdir, "all_safe")  # made by scenario_all_safe
+    command = [binary, "-q", "discover", "--format", "json", "--fresh-baseline"]
+    timed(command, root, env)
+    ratios = []
+    for _ in range(runs):
+        plain = plain_run(root, env, 1)
+        seconds, completed = timed(command, root, env)
+        if completed.returncode != 0:
+            sys.exit(f"cachescan discover failed ({completed.returncode}):\n{completed.stderr}")
+        ratios.append(seconds / plain)
+    report = json.loads(completed.stdout)
+    if report["functions"][0]["calls"] is None:
+        sys.exit("discover observed nothing on the all-safe project")
+    return [(f"discover (16 functions, 400 tests) / plain run (median of {runs} pairs)",
+             statistics.median(ratios), "<= 2.0")]
+
+
 def machine():
     model = ""
     try:
@@ -340,6 +363,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--python-bin", required=True, help="directory with the python that has pytest")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["discover"], help="run only this scenario (and what it needs)")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
     env = {key: value for key, value in os.environ.items() if not key.startswith("CACHESCAN_")}
@@ -348,10 +372,12 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="cachescan-bench-") as workdir:
         rows += scenario_all_safe(binary, workdir, env, args.runs)
-        rows += scenario_one_culprit(binary, workdir, env)
-        rows += scenario_probe_overhead(binary, workdir, env, max(args.runs, 15))
-        rows += scenario_jobs(binary, workdir, env)
-        rows += scenario_verification(binary, workdir, env, args.runs)
+        if args.only != "discover":
+            rows += scenario_one_culprit(binary, workdir, env)
+            rows += scenario_probe_overhead(binary, workdir, env, max(args.runs, 15))
+            rows += scenario_jobs(binary, workdir, env)
+            rows += scenario_verification(binary, workdir, env, args.runs)
+        rows += scenario_discover(binary, workdir, env, args.runs)
     width = max(len(name) for name, _, _ in rows)
     print(f"{'scenario'.ljust(width)}  {'measured':>9}  goal")
     for name, value, goal in rows:

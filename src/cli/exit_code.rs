@@ -33,7 +33,7 @@ impl From<ExitCode> for std::process::ExitCode {
 /// The table shown by `--help`.
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0    nothing to report
+  0    nothing to report (discover: its run completed)
   1    findings: an unresolved pattern or an error hazard not allowed (plan);
        an unsafe or invisible function (apply, merge)
   2    unusable input or environment: invalid manifest, missing file, syntax
