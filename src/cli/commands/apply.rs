@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cli::args::{ApplyArgs, ReportFormat};
-use crate::cli::commands::{CommandResult, Failure, begin_runs, load, run_failure};
+use crate::cli::commands::{CommandResult, Failure, begin_runs, load, with_runner};
 use crate::cli::exit_code::ExitCode;
 use crate::config::options::RunOptions;
 use crate::config::settings::CommandLineSettings;
@@ -13,9 +13,6 @@ use crate::report::apply::{
     ApplyReport, BaselineSummary, TargetVerdict, VerificationSummary, human, markdown,
 };
 use crate::report::findings::{Findings, Repository};
-use crate::report::progress::Progress;
-use crate::runner::Runner;
-use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::Journal;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
@@ -36,30 +33,18 @@ pub(crate) fn run(
     for unresolved in &plan.unresolved {
         shell.diagnostic(&unresolved.diagnostic);
     }
-    let interrupt = Interrupt::install();
-    let mut journal = Journal::new(&state_dir);
-    let progress = Progress::new(shell);
-    let runner = Runner::new(
-        &manifest,
-        &plan,
-        &progress,
-        &interrupt,
-        &mut journal,
-        &state_dir,
-        RunOptions {
-            strategy: args.strategy.into(),
-            timeout: settings.timeout.map(Duration::from_secs_f64),
-            fresh_baseline: args.fresh_baseline,
-            jobs: usize::from(args.jobs),
-            shard: args.shard,
-            verify: args.verification(),
-        },
-    )
-    .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let trial = match runner.trial(patchable) {
-        Ok(trial) => trial,
-        Err(error) => return Err(run_failure(error, &mut journal, shell)),
+    let options = RunOptions {
+        strategy: args.strategy.into(),
+        timeout: settings.timeout.map(Duration::from_secs_f64),
+        fresh_baseline: args.fresh_baseline,
+        jobs: usize::from(args.jobs),
+        shard: args.shard,
+        verify: args.verification(),
     };
+    let (trial, mut journal) =
+        with_runner(&manifest, &plan, &state_dir, shell, options, |runner| {
+            runner.trial(patchable)
+        })?;
     let verdicts = verdict::decide(&plan, &trial, &settings.thresholds());
     let mut kept = Vec::new();
     if args.keep {

@@ -6,17 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::args::{DiscoverArgs, DiscoverFormat};
-use crate::cli::commands::{CommandResult, Failure, begin_runs, manifest_path, run_failure};
+use crate::cli::commands::{CommandResult, Failure, begin_runs, manifest_path, with_runner};
 use crate::cli::exit_code::ExitCode;
 use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::config::options::{RunOptions, Strategy, Verification};
 use crate::config::settings::{CommandLineSettings, Settings};
 use crate::plan::Plan;
 use crate::report::discover::{DiscoverReport, draft_manifest, human, markdown};
-use crate::report::progress::Progress;
-use crate::runner::Runner;
-use crate::safety::interrupt::Interrupt;
-use crate::safety::journal::Journal;
 use crate::ui::shell::{Shell, Verbosity};
 use crate::ui::text::plural;
 use crate::verdict::discover::rank;
@@ -63,34 +59,16 @@ pub(crate) fn run(
         ));
     }
     let checked = !args.no_verify_hits;
-    let interrupt = Interrupt::install();
-    let mut journal = Journal::new(&state_dir);
-    let progress = Progress::new(shell);
-    let runner = Runner::new(
-        &manifest,
-        &plan,
-        &progress,
-        &interrupt,
-        &mut journal,
-        &state_dir,
-        RunOptions {
-            strategy: Strategy::Bisect,
-            timeout: settings.timeout.map(Duration::from_secs_f64),
-            fresh_baseline: args.fresh_baseline,
-            jobs: usize::from(args.jobs),
-            shard: None,
-            verify: if checked {
-                Verification::On { rate: 1.0, seed: 0 }
-            } else {
-                Verification::Off
-            },
-        },
-    )
-    .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
-    let baseline = match runner.baseline_only() {
-        Ok((baseline, _)) => baseline,
-        Err(error) => return Err(run_failure(error, &mut journal, shell)),
+    let options = RunOptions {
+        strategy: Strategy::Bisect,
+        timeout: settings.timeout.map(Duration::from_secs_f64),
+        fresh_baseline: args.fresh_baseline,
+        jobs: usize::from(args.jobs),
+        shard: None,
+        verify: if checked { Verification::On { rate: 1.0, seed: 0 } } else { Verification::Off },
     };
+    let ((baseline, _), _) =
+        with_runner(&manifest, &plan, &state_dir, shell, options, |runner| runner.baseline_only())?;
     let found = rank(&plan, &baseline, &settings.thresholds(), checked);
     let report = DiscoverReport::new(&plan, &baseline, &found, &manifest.root, checked);
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();

@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::exit_code::ExitCode;
 use crate::config::manifest::{MANIFEST_FILE_NAME, Manifest};
+use crate::config::options::RunOptions;
 use crate::config::settings::{CommandLineSettings, Settings};
+use crate::plan::Plan;
 use crate::report::progress::Progress;
-use crate::runner::{RunnerError, registry};
+use crate::runner::{Runner, RunnerError, registry};
+use crate::safety::interrupt::Interrupt;
 use crate::safety::journal::{Conflict, Journal};
 use crate::safety::lock::Lock;
 use crate::safety::state_dir::StateDir;
@@ -139,9 +142,32 @@ pub(crate) fn begin_runs(manifest: &Manifest, shell: &Shell) -> Result<(StateDir
     Ok((state_dir, lock))
 }
 
+/// Test runs of a plan: the runner (its journal, progress display and Ctrl-C flag set up),
+/// handed to `work`, which makes the runs. On an error every file is put back first. The
+/// journal comes back for what follows the runs (`apply --keep`).
+pub(crate) fn with_runner<T>(
+    manifest: &Manifest,
+    plan: &Plan,
+    state_dir: &StateDir,
+    shell: &Shell,
+    options: RunOptions,
+    work: impl FnOnce(Runner<'_>) -> Result<T, RunnerError>,
+) -> Result<(T, Journal), Failure> {
+    let interrupt = Interrupt::install();
+    let mut journal = Journal::new(state_dir);
+    let progress = Progress::new(shell);
+    let runner =
+        Runner::new(manifest, plan, &progress, &interrupt, &mut journal, state_dir, options)
+            .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
+    match work(runner) {
+        Ok(value) => Ok((value, journal)),
+        Err(error) => Err(run_failure(error, &mut journal, shell)),
+    }
+}
+
 /// Turn runs that stopped early into diagnostics and an exit code; every file is put back
 /// first.
-pub(crate) fn run_failure(error: RunnerError, journal: &mut Journal, shell: &Shell) -> Failure {
+fn run_failure(error: RunnerError, journal: &mut Journal, shell: &Shell) -> Failure {
     let conflicts = match &error {
         RunnerError::RestoreIncomplete(conflicts) => conflicts.clone(),
         _ => journal.restore(false).unwrap_or_default(),
