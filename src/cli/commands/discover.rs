@@ -34,7 +34,16 @@ pub(crate) fn run(
 ) -> CommandResult {
     let command_line =
         CommandLineSettings { cache_size: args.settings.cache_size, timeout: args.timeout };
-    let manifest = load_or_built_in(manifest_path)?;
+    let (manifest, built_in) = load_or_built_in(manifest_path)?;
+    if built_in {
+        shell.status(
+            "Discovering",
+            format!(
+                "every module under {} (no {MANIFEST_FILE_NAME} here or above)",
+                manifest.source_roots.join(", ")
+            ),
+        );
+    }
     let settings = Settings::resolve(&manifest, command_line)
         .map_err(|error| Failure::one(ExitCode::Unusable, error))?;
     let (state_dir, _lock) = begin_runs(&manifest, shell)?;
@@ -89,16 +98,18 @@ pub(crate) fn run(
     Ok(ExitCode::Success)
 }
 
-/// The manifest given or found, else the built-in one rooted in the current directory.
-fn load_or_built_in(given: Option<&Path>) -> Result<Manifest, Failure> {
+/// The manifest given or found, else the built-in one rooted in the current directory
+/// (then `true`).
+fn load_or_built_in(given: Option<&Path>) -> Result<(Manifest, bool), Failure> {
     let path = match manifest_path(given) {
         Ok(path) => path,
-        Err(_) if given.is_none() => return built_in(),
+        Err(_) if given.is_none() => return Ok((built_in()?, true)),
         Err(failure) => return Err(failure),
     };
-    Manifest::load(&path).map_err(|problems| {
+    let manifest = Manifest::load(&path).map_err(|problems| {
         Failure::unusable(problems.into_iter().map(miette::Report::new).collect())
-    })
+    })?;
+    Ok((manifest, false))
 }
 
 fn built_in() -> Result<Manifest, Failure> {
