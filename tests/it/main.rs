@@ -3,6 +3,7 @@
 //! architecture check of `src/`. Shared helpers are in `common`.
 //!
 //! - `plan`, `manifest_errors`, `schema`: the dry run, bad input, the manifest's schema;
+//! - `completions`: the shell completion scripts, bash's run in bash;
 //! - `apply`: verdicts, restores, crashes, interrupts and locks, end to end;
 //! - `scale`: test selection, the baseline cache, shards and `merge`, `--jobs`;
 //! - `verify`: checked runs, every cache hit against a fresh call;
@@ -13,6 +14,7 @@
 mod apply;
 mod architecture;
 mod common;
+mod completions;
 mod manifest_errors;
 mod plan;
 mod scale;
