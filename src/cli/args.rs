@@ -48,9 +48,11 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the JSON Schema of cachescan.yaml.
     Schema,
-    /// Print the completion script of a shell on stdout (bash: source it, or put it in
-    /// ~/.local/share/bash-completion/completions/cachescan; zsh: a `_cachescan` file on
-    /// $fpath; fish: ~/.config/fish/completions/cachescan.fish).
+    /// Print the completion script of a shell on stdout.
+    ///
+    /// bash: source it, or put it in ~/.local/share/bash-completion/completions/cachescan;
+    /// zsh: a `_cachescan` file in a directory on $fpath; fish:
+    /// ~/.config/fish/completions/cachescan.fish.
     Completions {
         /// The shell to complete in.
         #[arg(value_enum)]
