@@ -32,7 +32,7 @@ mod safety;
 mod ui;
 mod verdict;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 /// Entry points for `benches/`, not an interface: they may change with any release.
 #[doc(hidden)]
@@ -55,15 +55,7 @@ use crate::ui::shell::{Shell, Verbosity};
 
 /// Parse the command line, run the command, print failures; returns the exit code.
 pub fn run() -> ExitCode {
-    let mut command = Cli::command().after_long_help(cli::exit_code::EXIT_CODES_HELP);
-    for name in ["apply", "restore", "accept", "merge"] {
-        command = command
-            .mut_subcommand(name, |sub| sub.after_long_help(cli::exit_code::EXIT_CODES_HELP));
-    }
-    let command = command.mut_subcommand("plan", |plan| {
-        plan.after_long_help(format!("{}\n\n{}", hazard_help(), cli::exit_code::EXIT_CODES_HELP))
-    });
-    let matches = command.get_matches();
+    let matches = cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
@@ -85,6 +77,7 @@ pub fn run() -> ExitCode {
         Command::Schema => cli::commands::schema::run(&shell),
         Command::Merge(args) => cli::commands::merge::run(manifest, args, &shell),
         Command::Discover(args) => cli::commands::discover::run(manifest, args, &shell),
+        Command::Completions { shell: target } => cli::commands::completions::run(*target, &shell),
     };
     match result {
         Ok(code) => code,
@@ -95,22 +88,6 @@ pub fn run() -> ExitCode {
             failure.exit
         }
     }
-}
-
-/// The hazard table for `plan --help`.
-fn hazard_help() -> String {
-    let mut text = String::from("Hazards (code, severity, what it catches):\n");
-    for code in python::hazard::HazardCode::ALL {
-        let severity = match code.severity() {
-            python::hazard::HazardSeverity::Error => "error",
-            python::hazard::HazardSeverity::Warning => "warning",
-        };
-        text.push_str(&format!("  {:<22} {:<8} {}\n", code.as_str(), severity, code.summary()));
-    }
-    text.push_str(
-        "An error hazard skips the function unless the target lists it in allow_hazards.",
-    );
-    text
 }
 
 pub use config::schema::manifest_schema_json;

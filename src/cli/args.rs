@@ -54,6 +54,16 @@ pub enum Command {
     Discover(DiscoverArgs),
     /// Print the JSON Schema of cachescan.yaml.
     Schema,
+    /// Print the completion script of a shell on stdout.
+    ///
+    /// bash: source it, or put it in ~/.local/share/bash-completion/completions/cachescan;
+    /// zsh: a `_cachescan` file in a directory on $fpath; fish:
+    /// ~/.config/fish/completions/cachescan.fish.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output formats of `plan`.

@@ -6,6 +6,7 @@
 //! - `formats`: the CI formats (GitHub annotations, SARIF validated against its schema);
 //! - `ci_example`: the GitHub Actions workflow in `examples/ci/` parses and runs only
 //!   command lines the CLI accepts;
+//! - `completions`: the shell completion scripts, bash's run in bash;
 //! - `apply`: verdicts, restores, crashes, interrupts and locks, end to end;
 //! - `scale`: test selection, the baseline cache, shards and `merge`, `--jobs`;
 //! - `verify`: checked runs, every cache hit against a fresh call;
@@ -18,6 +19,7 @@ mod apply;
 mod architecture;
 mod ci_example;
 mod common;
+mod completions;
 mod discover;
 mod formats;
 mod manifest_errors;

@@ -4,6 +4,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod apply;
+pub(crate) mod completions;
 pub(crate) mod discover;
 pub(crate) mod merge;
 pub(crate) mod plan;
