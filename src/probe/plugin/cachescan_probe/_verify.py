@@ -51,7 +51,7 @@ import os
 import zlib
 
 from . import _process
-from ._compare import DIFFER, EQUAL, UNVERIFIED, compare, freeze, needs_snapshot
+from ._compare import DIFFER, EQUAL, UNVERIFIED, compare, freeze, needs_snapshot, unchanged
 from ._protocol import (
     ENV_VERIFY,
     KIND_FRESH_DIFFERS,
@@ -147,7 +147,7 @@ class Entry(object):
     def changed_hand_out(self):
         """A watched value that a caller changed in place since it was handed out."""
         for value, snapshot in self.handed or ():
-            if compare(snapshot, freeze(value)) == DIFFER:
+            if unchanged(snapshot, value) == DIFFER:
                 return value
         return None
 
@@ -249,7 +249,7 @@ class Shadow(object):
 
 def _kind(entry, args, kwargs):
     if entry.snapshot is not _NO_SNAPSHOT and entry.snapshot is not None:
-        if compare(entry.snapshot, freeze(entry.value)) == DIFFER:
+        if unchanged(entry.snapshot, entry.value) == DIFFER:
             return KIND_MUTATED
     # Equal arguments (they found the entry) that are not the same: a collision.
     if _argument_types(entry.args, entry.kwargs) != _argument_types(args, kwargs):

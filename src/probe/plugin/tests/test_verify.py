@@ -95,6 +95,67 @@ def test_a_snapshot_sees_a_change_in_place(probe_mod):
     assert probe_mod._compare.needs_snapshot((1, [2]))
 
 
+class Versioned(object):
+    """Defines __eq__ (its snapshot is a deep copy) and counts its deep copies."""
+
+    copies = 0
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __eq__(self, other):
+        return isinstance(other, Versioned) and self.parts == other.parts
+
+    __hash__ = None
+
+    def __deepcopy__(self, memo):
+        Versioned.copies += 1
+        return Versioned(list(self.parts))
+
+
+def _values_and_changes():
+    """(value, change in place) pairs covering every kind of snapshot."""
+    return [
+        ([1, [2, 3]], lambda v: v[1].append(4)),
+        ([1, [2, 3]], lambda v: v.pop()),
+        ({"a": [1], "b": 2}, lambda v: v["a"].append(2)),
+        ({"a": [1], "b": 2}, lambda v: v.update(c=3)),
+        ({"a": 1}, lambda v: v.update(a=float("nan"))),
+        ((1, [float("nan")]), lambda v: v[1].append(1)),
+        (Plain({1}), lambda v: v.value.add(2)),
+        (Plain([1]), lambda v: setattr(v, "other", 1)),
+        (Slotted(1, [2]), lambda v: v.b.append(3)),
+        (Slotted(1, [2]), lambda v: delattr(v, "a")),
+        (Versioned([1, 2]), lambda v: v.parts.append(3)),
+        ([Versioned([1])], lambda v: v[0].parts.append(2)),
+        ({1, 2}, lambda v: v.add(3)),
+        (bytearray(b"ab"), lambda v: v.append(99)),
+        (nested(40), lambda v: v.append(1)),  # too deep to freeze: no snapshot
+        ([threading.Lock()], lambda v: v.append(1)),
+    ]
+
+
+def test_unchanged_answers_as_a_second_snapshot_would(probe_mod):
+    compare, freeze = probe_mod._compare.compare, probe_mod._compare.freeze
+    unchanged = probe_mod._compare.unchanged
+    for value, change in _values_and_changes():
+        snapshot = freeze(value)
+        assert unchanged(snapshot, value) == compare(snapshot, freeze(value)), value
+        change(value)
+        assert unchanged(snapshot, value) == compare(snapshot, freeze(value)), value
+
+
+def test_unchanged_sees_changes_without_copying(probe_mod):
+    freeze, unchanged = probe_mod._compare.freeze, probe_mod._compare.unchanged
+    value = {"v": Versioned([1, 2]), "tags": ["a"]}
+    snapshot = freeze(value)
+    Versioned.copies = 0
+    assert unchanged(snapshot, value) == "equal"
+    value["v"].parts.append(3)
+    assert unchanged(snapshot, value) == "differ"
+    assert Versioned.copies == 0  # the copy taken once, by freeze, is all it needs
+
+
 # ---- observed runs with checks --------------------------------------------- #
 
 CHECKED_MODULE = """\
