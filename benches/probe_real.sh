@@ -15,7 +15,10 @@
 # pinned below; packaging is installed editable from its sdist, so that pytest, which
 # imports packaging itself, and the tests share the sdist's code).
 #
-# Environment: PROBE_REAL_RUNS (default 3) timed runs of each side.
+# Environment: PROBE_REAL_RUNS (default 3) timed runs of each side; CACHESCAN_BIN, a
+# cachescan binary to plan with instead of building target/release/cachescan;
+# PROBE_REAL_INSTRUCTIONS=1 also counts instructions with valgrind (one run a side, ~50x
+# slower: minutes for semver and slugify, hours for packaging's baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -29,9 +32,15 @@ projects=(
 test_dependencies=("pretend==1.0.9" "tomli-w==1.2.0" "text-unidecode==1.3")
 wanted=("$@")
 runs="${PROBE_REAL_RUNS:-3}"
+count=()
+if [ "${PROBE_REAL_INSTRUCTIONS:-0}" = 1 ]; then count=(--instructions); fi
 
-cargo build --release --quiet
-bin="$root/target/release/cachescan"
+if [ -n "${CACHESCAN_BIN:-}" ]; then
+    bin="$(realpath "$CACHESCAN_BIN")" # a cachescan already built: only plans, the probe is this tree's
+else
+    cargo build --release --quiet
+    bin="$root/target/release/cachescan"
+fi
 out="$root/target/probe-real"
 mkdir -p "$out" target/real/sdist
 venv_bin="$(CACHESCAN_VENV=target/probe-real/venv bash .ci/venv)"
@@ -63,21 +72,23 @@ for entry in "${projects[@]}"; do
     set -f # pytest's arguments, split on spaces, never globbed
     # shellcheck disable=SC2086
     python3 benches/probe_real.py --python-bin "$venv_bin" --project "$project" \
-        --plan "$out/$name.plan.json" --runs "$runs" -- $pytest_args | tee "$out/$name.json" >&2
+        --plan "$out/$name.plan.json" --runs "$runs" "${count[@]}" -- $pytest_args | tee "$out/$name.json" >&2
     set +f
     rows+=("$(python3 - "$out/$name.json" "$name" "$version" <<'EOF'
 import json, sys
 path, name, version = sys.argv[1:4]
 result = json.loads(open(path).read().strip().splitlines()[-1])
 wall, cpu = result["wall_ratio"], result["cpu_ratio"]
-print("| %s %s | %d | %.2f s | %.2f / %.2f | %.2f / %.2f | <= 1.05 |" % (
+counted = result.get("instructions_ratio")
+print("| %s %s | %d | %.2f s | %.2f / %.2f | %.2f / %.2f | %s | <= 1.05 |" % (
     name, version, result["targets"], result["min_wall_s"]["plain"],
-    wall["probe"], wall["baseline"], cpu["probe"], cpu["baseline"]))
+    wall["probe"], wall["baseline"], cpu["probe"], cpu["baseline"],
+    "%.3f / %.3f" % (counted["probe"], counted["baseline"]) if counted else "-"))
 EOF
 )")
 done
 
 echo
-echo "| suite | targets | plain run (min wall) | wall: probe / baseline | CPU: probe / baseline | goal (baseline) |"
-echo "|---|---|---|---|---|---|"
+echo "| suite | targets | plain run (min wall) | wall: probe / baseline | CPU: probe / baseline | instructions: probe / baseline | goal (baseline) |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
