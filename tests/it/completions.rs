@@ -49,7 +49,12 @@ fn bash_completes_subcommands_options_and_their_values() {
     assert_eq!(bash_offers(&script_path, &["cachescan", "re"]), ["restore"]);
     assert_eq!(
         bash_offers(&script_path, &["cachescan", "plan", "--format", ""]),
-        ["human", "json"]
+        ["github", "human", "json", "sarif"]
+    );
+    assert_eq!(bash_offers(&script_path, &["cachescan", "di"]), ["discover"]);
+    assert_eq!(
+        bash_offers(&script_path, &["cachescan", "discover", "--format", ""]),
+        ["human", "json", "markdown"]
     );
     assert_eq!(
         bash_offers(&script_path, &["cachescan", "apply", "--verify-s"]),
