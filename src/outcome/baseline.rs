@@ -44,6 +44,16 @@ impl Baseline {
         self.checks(id)?.divergence.as_ref()
     }
 
+    /// Whether hashing a call's key called the target again (its class's `__hash__` or
+    /// `__eq__` reads it): cached, every call would recurse.
+    pub(crate) fn reentrant(&self, id: &str) -> bool {
+        self.observation
+            .targets
+            .get(id)
+            .and_then(|stats| stats.reuse.as_ref())
+            .is_some_and(|reuse| reuse.reentrant > 0)
+    }
+
     /// The tests that called any of `ids`, by the baseline's call map; `None` when the map
     /// cannot tell (a target was not observed, or was called outside any test).
     pub(crate) fn callers<'i>(

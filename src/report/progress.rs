@@ -130,7 +130,7 @@ impl Reporter for Progress<'_> {
             RunnerEvent::HitsDiverged { targets } => self.status(
                 "Verified",
                 format!(
-                    "{} diverged: a would-be cache hit differs from the call itself (unsafe, not run with a cache)",
+                    "{} diverged: a would-be cache hit differs from the call itself, or hashing its key calls it again (unsafe, not run with a cache)",
                     plural(targets, "target")
                 ),
             ),

@@ -10,7 +10,8 @@
 //!
 //! A divergence belongs to its function by construction: the divergent functions are
 //! `unsafe` without a run and leave the culprit search, which then has fewer culprits to
-//! find and screens only the rest.
+//! find and screens only the rest. So do the functions whose key's hashing called them
+//! again in the baseline (the key trace counts it): cached, every call would recurse.
 
 use std::collections::BTreeSet;
 
@@ -21,8 +22,8 @@ use crate::outcome::record::RunRecord;
 use crate::outcome::trial::Verification;
 use crate::plan::FunctionIndex;
 
-/// The functions among `functions` whose would-be hits diverged in the baseline. `ids`
-/// names the planned functions.
+/// The functions among `functions` whose would-be hits diverged in the baseline, or whose
+/// keys' hashing called them again. `ids` names the planned functions.
 pub(crate) fn diverged(
     ids: &[String],
     baseline: &Baseline,
@@ -31,7 +32,10 @@ pub(crate) fn diverged(
     let divergent: BTreeSet<FunctionIndex> = functions
         .iter()
         .copied()
-        .filter(|function| baseline.divergence(&ids[function.0]).is_some())
+        .filter(|function| {
+            let id = &ids[function.0];
+            baseline.divergence(id).is_some() || baseline.reentrant(id)
+        })
         .collect();
     Verification { divergent }
 }

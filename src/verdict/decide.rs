@@ -70,6 +70,24 @@ fn verdict(
             sizing: sizing(&trial.baseline, function),
         };
     }
+    if trial
+        .verification
+        .as_ref()
+        .is_some_and(|verification| verification.divergent.contains(&index))
+        && trial.baseline.reentrant(&function.id)
+    {
+        // Unsafe on the baseline's key trace alone: no run cached it.
+        return FunctionVerdict {
+            function: index,
+            verdict: Verdict::Unsafe,
+            detail: REENTRANT.to_owned(),
+            stats: None,
+            broken: Vec::new(),
+            timing: None,
+            checks: checks.cloned(),
+            sizing: sizing(&trial.baseline, function),
+        };
+    }
     let Some(judged) = trial.evidence.get(&index) else {
         return skipped("not tried".to_owned());
     };
@@ -112,6 +130,9 @@ fn sizing(baseline: &Baseline, function: &PlannedFunction) -> Option<Sizing> {
     let profile = baseline.observation.targets.get(&function.id)?.reuse.as_ref()?;
     Some(Sizing::new(profile, function.cache_size))
 }
+
+/// The detail of a function whose key's hashing calls it again.
+pub(crate) const REENTRANT: &str = "hashing its arguments calls it again (its class's __hash__ or __eq__ reads it): cached, every call would recurse until RecursionError";
 
 /// `a cache hit would differ from a fresh call (mutated): its cache would answer
 /// tags('sale') with [...], a fresh call returns [...]`.

@@ -122,10 +122,7 @@ fn usage_reason(usage: &Usage, thresholds: &Thresholds) -> Option<String> {
         return Some("the tests never called it".to_owned());
     }
     if profile.reentrant > 0 {
-        return Some(
-            "hashing its arguments calls it again (its class's __hash__ or __eq__ reads it): cached, every call would recurse until RecursionError"
-                .to_owned(),
-        );
+        return Some(super::decide::REENTRANT.to_owned());
     }
     if profile.unhashable * 2 > profile.calls {
         return Some(format!(

@@ -191,3 +191,66 @@ fn markdown_report_of_divergences() {
     let stdout = run.stdout_text();
     project.human_report_settings().bind(|| insta::assert_snapshot!("divergent_markdown", stdout));
 }
+
+/// A property that its class's `__hash__` reads: cached, every call hashes `self`, which
+/// reads the property, which hashes `self`, ...
+const POINTS: &str = "\
+class Point(object):
+    def __init__(self, x):
+        self._x = x
+
+    @property
+    def x(self):
+        return self._x
+
+    def __hash__(self):
+        return hash(self.x)
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and other.x == self.x
+";
+
+const POINTS_TESTS: &str = "\
+from ledger.points import Point
+
+
+def test_points_in_a_set():
+    points = {Point(1), Point(2), Point(1)}
+    assert sorted(point.x for point in points) == [1, 2]
+";
+
+const POINTS_MANIFEST: &str = "\
+version: 1
+project:
+  source_roots: [src]
+  test_command: [python, -m, pytest, -q, -p, no:cacheprovider, tests/test_points.py]
+targets:
+  - module: ledger.points
+    functions: [Point.x]
+";
+
+#[test]
+fn a_function_its_own_key_hashing_calls_is_unsafe_from_the_baseline_alone() {
+    let mut project = Project::copy("divergent");
+    project.rewrite("src/ledger/points.py", POINTS);
+    project.rewrite("tests/test_points.py", POINTS_TESTS);
+    project.rewrite("cachescan.yaml", POINTS_MANIFEST);
+    let checked = project.cachescan(&["apply", "--format", "json"]);
+    checked.assert_code(FINDINGS);
+    project.assert_unchanged();
+    let report = checked.stdout_json();
+    let point = target(&report, "ledger.points:Point.x");
+    assert_eq!(point["verdict"], "unsafe", "{report:#}");
+    assert!(
+        point["detail"].as_str().is_some_and(|detail| detail.contains("calls it again")),
+        "{point:#}"
+    );
+    assert_eq!(report["test_runs"], 1, "the baseline only: {report:#}");
+    // Without checks the search finds it by the tests it breaks.
+    let unchecked = project.cachescan(&["apply", "--no-verify-hits", "--format", "json"]);
+    unchecked.assert_code(FINDINGS);
+    project.assert_unchanged();
+    let point = target(&unchecked.stdout_json(), "ledger.points:Point.x");
+    assert_eq!(point["verdict"], "unsafe", "{point:#}");
+    assert!(!point["broken_tests"].as_array().is_none_or(Vec::is_empty), "{point:#}");
+}
