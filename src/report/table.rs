@@ -49,6 +49,11 @@ pub(crate) fn round(value: f64, places: i32) -> f64 {
     (value * scale).round() / scale
 }
 
+/// A count, or "-" without one.
+pub(crate) fn number(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
 /// "61.0%", or "-" without a value.
 pub(crate) fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| format!("{:.1}%", value * 100.0))

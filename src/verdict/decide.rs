@@ -52,41 +52,29 @@ fn verdict(
     }
     // The baseline's checks of its would-be hits, when hits are verified.
     let checks = trial.baseline.checks(&function.id).filter(|_| trial.verification.is_some());
+    // Unsafe on the baseline alone (a divergent would-be hit, or a key whose hashing calls
+    // the function again): no run cached it.
     if trial
         .verification
         .as_ref()
         .is_some_and(|verification| verification.divergent.contains(&index))
-        && let Some(divergence) = trial.baseline.divergence(&function.id)
     {
-        // Unsafe on the divergence alone: no run cached it.
-        return FunctionVerdict {
-            function: index,
-            verdict: Verdict::Unsafe,
-            detail: divergence_detail(&function.qualname, divergence),
-            stats: None,
-            broken: Vec::new(),
-            timing: None,
-            checks: checks.cloned(),
-            sizing: sizing(&trial.baseline, function),
+        let detail = match trial.baseline.divergence(&function.id) {
+            Some(divergence) => Some(divergence_detail(&function.qualname, divergence)),
+            None => trial.baseline.reentrant(&function.id).then(|| REENTRANT.to_owned()),
         };
-    }
-    if trial
-        .verification
-        .as_ref()
-        .is_some_and(|verification| verification.divergent.contains(&index))
-        && trial.baseline.reentrant(&function.id)
-    {
-        // Unsafe on the baseline's key trace alone: no run cached it.
-        return FunctionVerdict {
-            function: index,
-            verdict: Verdict::Unsafe,
-            detail: REENTRANT.to_owned(),
-            stats: None,
-            broken: Vec::new(),
-            timing: None,
-            checks: checks.cloned(),
-            sizing: sizing(&trial.baseline, function),
-        };
+        if let Some(detail) = detail {
+            return FunctionVerdict {
+                function: index,
+                verdict: Verdict::Unsafe,
+                detail,
+                stats: None,
+                broken: Vec::new(),
+                timing: None,
+                checks: checks.cloned(),
+                sizing: sizing(&trial.baseline, function),
+            };
+        }
     }
     let Some(judged) = trial.evidence.get(&index) else {
         return skipped("not tried".to_owned());

@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::probe::protocol::{Kind, Outcome};
 use crate::python::hazard::HazardCode;
 use crate::python::source::to_span;
-use crate::report::table::{self, percent, seconds};
+use crate::report::table::{self, number, percent, seconds};
 use crate::ui::diagnostic::SourceDiagnostic;
 use crate::ui::shell::Shell;
 use crate::ui::text::plural;
@@ -39,10 +39,6 @@ fn hits_verified(target: &TargetVerdict) -> String {
         }
         _ => "-".to_owned(),
     }
-}
-
-fn number(value: Option<u64>) -> String {
-    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 
 /// "9 functions: 4 safe, 1 unsafe, ...; 5 test runs".

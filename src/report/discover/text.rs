@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::{DiscoverReport, FunctionEntry};
 use crate::python::cache_size::CacheSize;
 use crate::python::hazard::HazardSeverity;
-use crate::report::table::{self, percent, seconds};
+use crate::report::table::{self, number, percent, seconds};
 use crate::ui::text::plural;
 
 /// A function the tests never reached (not imported, never called): counted, not listed,
@@ -29,10 +29,6 @@ fn recommended(function: &FunctionEntry) -> String {
         }
         (None, _) => "-".to_owned(),
     }
-}
-
-fn number(value: Option<u64>) -> String {
-    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 
 /// The warning hazard codes (candidates have no blocking one).
