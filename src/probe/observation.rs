@@ -137,7 +137,11 @@ fn read_traces(file: &mut ProbeFile, output: &Path) {
         let Some(trace) = &target.trace else { continue };
         target.reuse = match &trace.file {
             Some(name) => match trace::read_profile(&output.join(name), trace.unhashable) {
-                Ok(profile) => Some(ReuseProfile { reentrant: trace.reentrant, ..profile }),
+                Ok(profile) => Some(ReuseProfile {
+                    calls: profile.calls + trace.unkeyed,
+                    reentrant: trace.reentrant,
+                    ..profile
+                }),
                 Err(error) => {
                     errors.push(format!("trace of {}: {error}", target.id));
                     None

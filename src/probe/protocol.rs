@@ -232,6 +232,9 @@ pub(crate) struct ProbeTrace {
     /// Calls made while hashing the target's own key (cached, it would recurse).
     #[serde(default)]
     pub reentrant: u64,
+    /// Calls after the first reentrant one: counted in `calls`, their keys not built.
+    #[serde(default)]
+    pub unkeyed: u64,
 }
 
 /// Calls of one target during one test, and the time spent inside it. The plugin writes a

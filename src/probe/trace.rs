@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 /// What one target's calls would do to a cache of any size, from its key trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ReuseProfile {
-    /// Every call, with those whose key could not be hashed.
+    /// Every call, with those whose key could not be hashed and those whose key the probe
+    /// did not build (after the first reentrant call).
     pub calls: u64,
     /// Calls whose key could not be hashed (`lru_cache` raises `TypeError` on them).
     pub unhashable: u64,
@@ -28,7 +29,9 @@ pub(crate) struct ReuseProfile {
     pub time_ns: u64,
     /// Per stack distance (ascending): the calls at that distance and their time.
     pub distances: Vec<Reuse>,
-    /// Calls made while hashing its own key: `lru_cache` would recurse on every call.
+    /// Calls made while hashing its own key: `lru_cache` would recurse on every call, so no
+    /// size has a hit ([`ReuseProfile::hits_at`]), and the probe stops keying its calls
+    /// after the first such one.
     #[serde(default)]
     pub reentrant: u64,
 }
@@ -68,6 +71,9 @@ impl ReuseProfile {
 
     /// Calls a cache of `maxsize` would answer (`None`: unbounded), and the time they took.
     pub(crate) fn hits_at(&self, maxsize: Option<u64>) -> (u64, u64) {
+        if self.reentrant > 0 {
+            return (0, 0); // cached, every call would recurse: none would hit
+        }
         self.distances
             .iter()
             .take_while(|reuse| maxsize.is_none_or(|size| reuse.distance <= size))

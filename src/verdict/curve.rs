@@ -167,6 +167,16 @@ mod tests {
     }
 
     #[test]
+    fn a_function_whose_key_calls_it_again_is_predicted_no_hit_at_any_size() {
+        let trace: Vec<u32> = (0..16).map(|i| i % 4).collect();
+        let profile = ReuseProfile { reentrant: 1, ..profile(&trace) };
+        assert!(curve(&profile).iter().all(|point| point.hit_rate == 0.0 && point.saved_s == 0.0));
+        assert_eq!(recommended(&profile), None, "no size helps a cache that recurses");
+        let sizing = Sizing::new(&profile, CacheSize::Bounded(128));
+        assert_eq!((sizing.hit_rate, sizing.saved_s, sizing.advice()), (0.0, 0.0, None));
+    }
+
+    #[test]
     fn the_recommended_size_is_the_smallest_reaching_the_share() {
         // A hot key reused at distance 1 (19 hits), a cold tail reused far away (1 hit).
         let mut trace = vec![0u32; 20];

@@ -24,7 +24,11 @@ the atoms themselves, and a deep copy of an object whose class defines
 ``__eq__`` (compared with it), so ``compare(freeze(a), freeze(b))`` says
 whether ``a`` changed since its snapshot.  Values that cannot change (numbers, strings,
 bytes, None, tuples of those, frozensets) need none: ``needs_snapshot`` says
-which do.  A value too large or too deep to freeze gives None (no snapshot).
+which do.  Nor do value objects, whose class defines ``__eq__`` and ``__hash__``
+(``_is_value``): Python's data model reserves that pair for objects that do not
+change, so they are taken at their word (a snapshot holds the object itself), and
+a class that breaks the rule has a change to one of them go unnamed as ``mutated``.
+A value too large or too deep to freeze gives None (no snapshot).
 
 ``unchanged(snapshot, value)`` answers what ``compare(snapshot, freeze(value))``
 answers, without taking the second snapshot: it walks the value beside its
@@ -169,6 +173,32 @@ def needs_snapshot(value):
         return False
     if cls is tuple:
         return any(needs_snapshot(item) for item in value)
+    return not _is_value(value)
+
+
+_VALUE_CLASSES = {}  # class -> whether it compares and hashes by value
+
+
+def _is_value(value):
+    """Whether ``value`` is a value object: its class defines ``__eq__`` and a
+    ``__hash__`` of its own, and it hashes. Python's data model asks a class whose
+    instances can change not to define ``__hash__`` beside ``__eq__`` (a dict or set
+    holding one would break), so such an object is taken not to change, like a tuple
+    of atoms: no snapshot, no deep copy (which was most of a checked run's cost on a
+    suite of ``Version`` objects). That it hashes rules out one holding a list. Runs
+    the object's ``__hash__``: the caller holds ``LOCAL.state.busy``."""
+    cls = type(value)
+    known = _VALUE_CLASSES.get(cls)
+    if known is None:
+        hashes = getattr(cls, "__hash__", None)
+        known = hashes is not None and hashes is not object.__hash__ and _defines_eq(cls)
+        _VALUE_CLASSES[cls] = known
+    if not known:
+        return False
+    try:
+        hash(value)
+    except Exception:
+        return False
     return True
 
 
@@ -201,6 +231,8 @@ def _freeze(value, depth, budget):
         return (cls, frozenset(_freeze(item, depth + 1, budget) for item in value))
     if cls is bytearray:
         return (cls, bytes(value))
+    if _is_value(value):
+        return value  # taken not to change (``_is_value``): the snapshot is the object
     if _defines_eq(cls):
         # Compared with its own ``==``, so its snapshot is a copy compared that way: its
         # attributes may hold caches filled later (a path's string, a hash), which are
@@ -245,6 +277,8 @@ def _same(snapshot, value, depth, budget):
     """Whether ``value`` matches ``snapshot`` as ``_equal(snapshot, _freeze(value))``
     would; raises _Fallback where it cannot say so without freezing."""
     budget.spend(depth)
+    if snapshot is value:
+        return True  # an atom or a value object, the snapshot of itself
     cls = type(value)
     if cls in _ATOMS:
         return _equal(snapshot, value, depth, budget)

@@ -173,7 +173,7 @@ class Observe(object):
         entry = self.entries.get(tid, {})
         trace = None
         if self.tracing:
-            trace = _trace.new_trace(tid, bool(entry.get("typed", False)), _process.out_dir())
+            trace = _trace.new_trace(tid, _process.out_dir())
         recorder = _verify.recorder(self, original, tid, entry, self.checks, trace)
         trampoline = trampoline_code(recorder, code)
         if trampoline is None:

@@ -123,7 +123,8 @@ VERIFY_KEYS = ("rate", "hits", "verified", "unverified", "divergent", "skipped",
 DIVERGENCE_KEYS = ("test", "kind", "args", "cached", "fresh")
 # A target's ``trace`` (null unless the run traces keys): its file in the output
 # directory (null when no call was traced), calls, calls without a key, distinct keys, and
-# calls made while hashing its own key (reentrant: lru_cache would recurse).
-TRACE_KEYS = ("file", "calls", "unhashable", "keys", "reentrant")
+# calls made while hashing its own key (reentrant: lru_cache would recurse), and the calls
+# after the first of those, counted but not keyed (unkeyed).
+TRACE_KEYS = ("file", "calls", "unhashable", "keys", "reentrant", "unkeyed")
 # One cell of ``test_calls`` ({nodeid: {target id: cell}}) is a JSON array of these.
 CALL_CELL = ("calls", "time_ns")

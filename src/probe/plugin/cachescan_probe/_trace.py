@@ -21,14 +21,14 @@ and at the end of the session (``finish``), so a long run keeps little in
 memory.
 
 Calls that the probe itself makes (the checks of ``_verify`` comparing values,
-hashing keys) are not the program's: while ``LOCAL.busy`` is set, recorders call
+hashing keys) are not the program's: while ``LOCAL.state.busy`` is set, recorders call
 the function directly, untraced and uncounted. One such call is telling: when
 hashing a call's key calls the same function (a property read by ``__hash__``),
 ``lru_cache`` would recurse without end; the trace counts those as ``reentrant``.
 
 A call's time is net of the probe's own work inside it: when a traced function
 calls another one, the inner recorder's hashing, checking and bookkeeping
-(``LOCAL.overhead``, measured around each traced call) is taken out of the outer
+(``LOCAL.state.overhead``, measured around each traced call) is taken out of the outer
 call's time, so a caller of observed functions does not look slower than it is.
 """
 
@@ -48,12 +48,24 @@ _TRACES = {}  # target id -> Trace
 _FILES = []  # every Trace, in the order they were made
 
 
-class _Local(threading.local):
+class _State(object):
+    """One thread's probe state. Every observed call reads and writes it several times,
+    so it is a plain object with slots, reached by one thread-local lookup per call
+    (``LOCAL.state``): a ``threading.local``'s own attributes cost four to six times as
+    much to read and write."""
+
+    __slots__ = ("busy", "overhead", "own", "keying")
+
     def __init__(self):
         self.busy = 0  # > 0 while the probe's own code runs (its calls are not the program's)
         self.overhead = 0  # ns this thread spent in traced recorders outside the functions
         self.own = 0  # ns of the last traced call, net of the probe's work inside it
         self.keying = None  # the recorder whose call's key is being hashed
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.state = _State()
 
 
 LOCAL = _Local()
@@ -68,12 +80,11 @@ class Trace(object):
     """The key trace of one observed function."""
 
     __slots__ = (
-        "typed", "numbers", "ids", "times", "calls", "unhashable", "open", "name", "file", "error",
-        "reentrant",
+        "numbers", "ids", "times", "calls", "unhashable", "open", "name", "file", "error",
+        "reentrant", "unkeyed",
     )
 
-    def __init__(self, typed, name):
-        self.typed = typed
+    def __init__(self, name):
         self.numbers = {}  # key hash -> key number
         self.ids = array.array("I")
         self.times = array.array("Q")
@@ -84,36 +95,7 @@ class Trace(object):
         self.file = None
         self.error = None
         self.reentrant = 0  # calls made while hashing its own key (lru_cache would recurse)
-
-    def number(self, key_hash):
-        """The key number of a key's hash, given on first use."""
-        numbers = self.numbers
-        number = numbers.get(key_hash)
-        if number is None:
-            number = numbers[key_hash] = len(numbers)
-        return number
-
-    def open_call(self, number):
-        """A call begins: its key number (None when its key could not be hashed) goes into
-        the trace in call order, the order in which a cache looks keys up. Returns its
-        slot for ``close_call``."""
-        self.calls += 1
-        self.open += 1
-        if number is None:
-            self.unhashable += 1
-            return None
-        self.ids.append(number)
-        self.times.append(0)
-        return len(self.ids) - 1
-
-    def close_call(self, slot, elapsed_ns):
-        """The call of ``slot`` ended after ``elapsed_ns``. Chunks are written only when no
-        call is open, so every open slot stays in memory until its call ends."""
-        self.open -= 1
-        if slot is not None:
-            self.times[slot] = elapsed_ns
-        if self.open == 0 and len(self.ids) >= FLUSH:
-            self.flush()
+        self.unkeyed = 0  # calls after the first reentrant one: counted, not keyed
 
     def flush(self):
         if not self.ids or self.error is not None:
@@ -146,18 +128,10 @@ def _little_endian(values):
     return swapped
 
 
-def key_hash(args, kwargs, typed):
-    """The hash of the key ``lru_cache`` builds for a call; None when it has none."""
-    try:
-        return hash(functools._make_key(args, kwargs, typed))
-    except TypeError:
-        return None
-
-
-def new_trace(tid, typed, out_dir):
+def new_trace(tid, out_dir):
     """The trace of a newly observed target, writing into ``out_dir``."""
     name = os.path.join(out_dir, "trace-%d-%d.bin" % (os.getpid(), len(_FILES)))
-    trace = Trace(typed, name)
+    trace = Trace(name)
     _FILES.append(trace)
     _TRACES[tid] = trace
     return trace
@@ -171,8 +145,10 @@ def add_alias(recorder, tid):
 
 
 class TraceRecorder(Recorder):
-    """A Recorder (calls counted and timed for the call map) that also traces each call's
-    key and inclusive time (``trace`` None: it does not)."""
+    """A Recorder (calls counted and timed for the call map) that can also trace each
+    call's key and inclusive time (``trace`` None: it does not): ``timed`` is one call,
+    ``unkeyed`` one whose key is no longer built. Which key a call has, and which calls
+    the probe made itself, is the business of its subclass, ``_verify.KeyedRecorder``."""
 
     __slots__ = ("trace",)
 
@@ -180,57 +156,70 @@ class TraceRecorder(Recorder):
         Recorder.__init__(self, observe, original, tid)
         self.trace = trace
 
-    def call(self, args, kwargs):
+    def unkeyed(self, args, kwargs):
+        """A call of a function whose key's hashing called it again: cached, it would
+        recurse on every call, a verdict one such call settles. Its later calls are
+        counted and timed for the call map as every call is, and counted ``unkeyed`` in
+        the trace; their keys are not built, hashed (the costly part: on a suite of
+        classes whose ``__hash__`` reads their own properties, most of the checked run's
+        cost), traced or checked."""
         __tracebackhide__ = True  # noqa: F841 - read by pytest
-        local = LOCAL
-        if local.busy:
-            return self.bypass(local, args, kwargs)
-        entered = _perf_counter_ns()
-        before = local.overhead
-        try:
-            trace = self.trace
-            local.busy += 1
-            keying, local.keying = local.keying, self
-            try:
-                hashed = key_hash(args, kwargs, trace.typed)
-                number = None if hashed is None else trace.number(hashed)
-            finally:
-                local.busy -= 1
-                local.keying = keying
-            return self.timed(args, kwargs, number)
-        finally:
-            account(local, entered, before)
-
-    def bypass(self, local, args, kwargs):
-        """A call the probe's own work made: straight to the function, noted when it
-        comes from hashing this function's own key."""
-        if local.keying is self and self.trace is not None:
-            self.trace.reentrant += 1
-        return self.original(*args, **kwargs)
+        trace = self.trace
+        trace.calls += 1
+        trace.unkeyed += 1
+        return Recorder.call(self, args, kwargs)
 
     def timed(self, args, kwargs, number):
-        """The call, counted for the call map and traced with key ``number``, its time net
-        of the probe's work in the traced calls it makes."""
+        """The call, counted and timed for the call map as ``Recorder.call`` does it, and
+        traced with key ``number`` (None: unhashable), its trace time net of the probe's
+        work in the traced calls it makes. One frame for what every observed call does
+        (the trace's bookkeeping and the call map's, written out here rather than
+        called): it runs for every call of every target."""
         __tracebackhide__ = True  # noqa: F841 - read by pytest
         trace = self.trace
         if trace is None:
             return Recorder.call(self, args, kwargs)
-        slot = trace.open_call(number)
-        local = LOCAL
+        # The trace, in the order calls begin (the order in which a cache looks keys up).
+        trace.calls += 1
+        trace.open += 1
+        if number is None:
+            trace.unhashable += 1
+            slot = None
+        else:
+            ids = trace.ids
+            ids.append(number)
+            trace.times.append(0)
+            slot = len(ids) - 1
+        # The call map: counted into the current test's bucket, timed when outermost.
+        bucket = self.observe.current
+        tids = self.tids
+        for tid in tids:
+            cell = bucket.get(tid)
+            if cell is None:
+                cell = bucket[tid] = [0, 0]
+            cell[0] += 1
+        outermost = self.depth == 0
+        self.depth += 1
+        local = LOCAL.state
         before = local.overhead
         start = _perf_counter_ns()
         try:
-            return Recorder.call(self, args, kwargs)
+            return self.original(*args, **kwargs)
         finally:
-            own = _perf_counter_ns() - start - (local.overhead - before)
+            elapsed = _perf_counter_ns() - start
+            self.depth -= 1
+            if outermost:
+                for tid in tids:
+                    bucket[tid][1] += elapsed
+            own = elapsed - (local.overhead - before)
             local.own = own
-            trace.close_call(slot, own)
-
-
-def account(local, entered, before):
-    """At the end of a traced recorder's call that began at ``entered`` with ``before``
-    ns of overhead: everything but the function's own time is the probe's."""
-    local.overhead = before + (_perf_counter_ns() - entered) - local.own
+            # Chunks are written only when no call is open, so every open slot stays in
+            # memory until its call ends.
+            trace.open -= 1
+            if slot is not None:
+                trace.times[slot] = own
+            if trace.open == 0 and len(trace.ids) >= FLUSH:
+                trace.flush()
 
 
 def finish(errors):
@@ -252,4 +241,5 @@ def target_fields(tid):
         "unhashable": trace.unhashable,
         "keys": len(trace.numbers),
         "reentrant": trace.reentrant,
+        "unkeyed": trace.unkeyed,
     }

@@ -1,7 +1,7 @@
 """Verified hits (``CACHESCAN_PROBE_VERIFY``): every would-be cache hit checked.
 
 In an observed run of the unmodified suite (the baseline), each target's code
-swap gets a ShadowRecorder: a shadow of the ``lru_cache`` the function would get
+swap gets a KeyedRecorder with a Shadow: a shadow of the ``lru_cache`` the function would get
 (the same key, ``functools._make_key`` with the target's ``typed``, the same
 ``maxsize`` and least-recently-used order).  Nothing is cached: every call runs
 the function as the suite does, and the shadow only remembers.
@@ -51,7 +51,7 @@ import os
 import zlib
 
 from . import _process
-from ._compare import DIFFER, EQUAL, UNVERIFIED, compare, freeze, needs_snapshot, unchanged
+from ._compare import _ATOMS, DIFFER, EQUAL, compare, freeze, needs_snapshot, unchanged
 from ._protocol import (
     ENV_VERIFY,
     KIND_FRESH_DIFFERS,
@@ -59,7 +59,7 @@ from ._protocol import (
     KIND_MUTATED,
 )
 from ._swap import Recorder
-from ._trace import LOCAL, TraceRecorder, _perf_counter_ns, account
+from ._trace import LOCAL, TraceRecorder, _perf_counter_ns
 
 REPR_MAX = 200
 # Values a shadow entry handed out on would-be hits that it keeps watching for changes in
@@ -68,6 +68,8 @@ REPR_MAX = 200
 HANDED_MAX = 4
 
 _NO_SNAPSHOT = object()
+# Values that cannot change in place and compare with a plain ``==`` of their type.
+_ATOM_TYPES = frozenset(_ATOMS)
 _SHADOWS = {}  # target id -> [Shadow]
 
 
@@ -125,11 +127,15 @@ def _argument_types(args, kwargs):
 
 
 class Entry(object):
-    """What one would-be miss stored: the arguments, the value, its snapshot."""
+    """What one would-be miss stored: its key (and the key's hash), the arguments, the
+    value and its snapshot. Entries whose keys hash alike are chained by ``next``."""
 
-    __slots__ = ("args", "kwargs", "value", "snapshot", "handed")
+    __slots__ = ("key", "hashed", "next", "args", "kwargs", "value", "snapshot", "handed")
 
-    def __init__(self, args, kwargs, value, snapshot):
+    def __init__(self, key, hashed, args, kwargs, value, snapshot):
+        self.key = key
+        self.hashed = hashed
+        self.next = None
         self.args = args
         self.kwargs = kwargs
         self.value = value
@@ -153,16 +159,24 @@ class Entry(object):
 
 
 class Shadow(object):
-    """The cache one target would have, remembered but never answering."""
+    """The cache one target would have, remembered but never answering.
 
-    def __init__(self, tid, typed, maxsize, rate, seed):
+    Its entries are found by their key's hash (``entries``, chained for keys that hash
+    alike, then the key compared with ``is`` and ``==`` as a dict does), and kept in
+    least-recently-used order by the entries themselves (``order``, hashed by
+    identity). So a would-be hit hashes and compares its key once, as ``lru_cache``'s
+    lookup does: moving it to the recent end runs no ``__hash__`` or ``__eq__`` of the
+    program's (on a suite whose keys are objects with costly ones, a second lookup
+    cost more than everything else the checks do)."""
+
+    def __init__(self, tid, maxsize, rate, seed):
         self.tid = tid
-        self.typed = typed
         # lru_cache(maxsize=0) caches nothing; a negative maxsize means 0 there too.
         self.maxsize = None if maxsize is None else max(0, maxsize)
         self.rate = rate
         self.seed = seed
-        self.entries = collections.OrderedDict()
+        self.entries = {}  # key hash -> Entry (the newest of a chain)
+        self.order = collections.OrderedDict()  # Entry -> None, least recently used first
         self.inside_hit = 0  # > 0 inside one of its own would-be hits
         self.hits = 0
         self.verified = 0
@@ -172,28 +186,48 @@ class Shadow(object):
         self.divergence = None
         self.errors = []
 
-    def lookup(self, args, kwargs):
-        """(key, entry): the key is None when the arguments cannot be a key (the cache
-        would raise TypeError, which the suite then shows)."""
-        try:
-            key = functools._make_key(args, kwargs, self.typed)
-            hash(key)
-        except TypeError:
-            return None, None
-        return key, self.entries.get(key)
+    def find(self, key, hashed):
+        """The entry of ``key`` (whose hash is ``hashed``), or None. Runs the keys'
+        ``__eq__``: the caller holds ``LOCAL.state.busy``."""
+        entry = self.entries.get(hashed)
+        while entry is not None and entry.key is not key and not entry.key == key:
+            entry = entry.next
+        return entry
 
-    def remember(self, key, args, kwargs, value):
+    def remember(self, key, hashed, args, kwargs, value):
+        """Store a would-be miss's value (and its snapshot, whose reads can run the
+        program's code: the caller holds ``LOCAL.state.busy``), forgetting the least recently
+        used entry beyond ``maxsize``."""
         if self.maxsize == 0:
             return
         snapshot = freeze(value) if needs_snapshot(value) else _NO_SNAPSHOT
-        self.entries[key] = Entry(args, kwargs, value, snapshot)
+        entry = Entry(key, hashed, args, kwargs, value, snapshot)
+        entries = self.entries
+        entry.next = entries.get(hashed)
+        entries[hashed] = entry
+        order = self.order
+        order[entry] = None
         if self.maxsize is not None:
-            while len(self.entries) > self.maxsize:
-                self.entries.popitem(last=False)
+            while len(order) > self.maxsize:
+                self._forget(order.popitem(last=False)[0])
 
-    def hit(self, key):
-        """Count a would-be hit; whether it is checked."""
-        self.entries.move_to_end(key)
+    def _forget(self, entry):
+        entries = self.entries
+        head = entries[entry.hashed]
+        if head is entry:
+            if entry.next is None:
+                del entries[entry.hashed]
+            else:
+                entries[entry.hashed] = entry.next
+            return
+        while head.next is not entry:
+            head = head.next
+        head.next = entry.next
+
+    def hit(self, entry):
+        """Count a would-be hit of ``entry``, now the most recently used; whether it is
+        checked."""
+        self.order.move_to_end(entry)
         self.hits += 1
         if self.rate >= 1.0:
             return True
@@ -203,22 +237,38 @@ class Shadow(object):
         self.skipped += 1
         return False
 
-    def quietly(self, method, *args):
-        """Run a step of the checks: the target calls it makes (a key's ``__hash__``, an
-        ``__eq__``) are not the program's, and its error does not reach the test but goes
-        to the probe file's ``error``. Its result, or None when it failed."""
-        LOCAL.busy += 1
+    def failed(self, error):
+        """A step of the checks raised (a key's ``__hash__`` or ``__eq__``, a comparison):
+        its error goes to the probe file's ``error``, never to the test."""
+        if len(self.errors) < 3:
+            self.errors.append("verify %s: %s: %s" % (self.tid, type(error).__name__, error))
+
+    def after_hit(self, entry, args, kwargs, fresh, raised, checked):
+        """A would-be hit's call returned ``fresh`` (or raised it): checked against the
+        entry when ``checked``, and watched if it can change in place. The target calls
+        the checks make (an ``__eq__``, a snapshot's reads) are not the program's."""
+        local = LOCAL.state
+        local.busy += 1
         try:
-            return method(*args)
+            if checked:
+                self.check(entry, args, kwargs, fresh, raised)
+            if not raised and type(fresh) not in _ATOM_TYPES:
+                entry.hand_out(fresh)
         except Exception as e:
-            if len(self.errors) < 3:
-                self.errors.append("verify %s: %s: %s" % (self.tid, type(e).__name__, e))
-            return None
+            self.failed(e)
         finally:
-            LOCAL.busy -= 1
+            local.busy -= 1
 
     def check(self, entry, args, kwargs, fresh, raised):
-        outcome = DIFFER if raised else compare(entry.value, fresh)
+        cached = entry.value
+        if raised:
+            outcome = DIFFER
+        elif cached is fresh or (
+            type(cached) is type(fresh) and type(fresh) in _ATOM_TYPES and cached == fresh
+        ):
+            outcome = EQUAL  # what compare answers, without its frames
+        else:
+            outcome = compare(cached, fresh)
         if outcome == DIFFER:
             self._diverged(args, kwargs, entry.value, _kind(entry, args, kwargs), fresh, raised)
             return
@@ -259,82 +309,136 @@ def _kind(entry, args, kwargs):
     return KIND_FRESH_DIFFERS
 
 
-class ShadowRecorder(TraceRecorder):
-    """A TraceRecorder (calls counted and timed for the call map, keys traced when
-    ``trace`` is set) that also runs each call past its target's Shadow, outside the
-    timed call."""
+# functools._make_key's "fasttypes": a lone positional argument of these is its own key.
+_FAST_TYPES = frozenset((int, str))
+_make_key = functools._make_key
 
-    __slots__ = ("shadow",)
 
-    def __init__(self, observe, original, tid, trace, shadow):
+class KeyedRecorder(TraceRecorder):
+    """A TraceRecorder that builds each call's key as ``lru_cache`` would: traced when
+    ``trace`` is set, and run past the target's Shadow when ``shadow`` is (a checked
+    run), outside the timed call.
+
+    ``call`` runs for every call of every target, so it does in one frame what each
+    call needs (the key built, hashed and looked up once, the trace's key number, the
+    accounting of the probe's time) and leaves to other frames only the call itself,
+    what a miss stores and what a hit checks."""
+
+    __slots__ = ("shadow", "typed")
+
+    def __init__(self, observe, original, tid, trace, shadow, typed):
         TraceRecorder.__init__(self, observe, original, tid, trace)
         self.shadow = shadow
+        self.typed = typed
 
     def call(self, args, kwargs):
         __tracebackhide__ = True  # noqa: F841 - read by pytest
-        if LOCAL.busy:
+        local = LOCAL.state
+        trace = self.trace
+        if local.busy:
             # Called by the probe itself (a key's __hash__ or __eq__, a repr): not one of
-            # the program's calls, so neither counted nor shadowed.
-            return self.bypass(LOCAL, args, kwargs)
-        if self.trace is None:
-            return self.checked(args, kwargs)
-        local = LOCAL
+            # the program's calls, so neither counted nor shadowed, only noted when it
+            # comes from hashing this function's own key. (On a suite of objects whose
+            # __hash__ and __eq__ read targets, these outnumber the program's calls.)
+            if local.keying is self and trace is not None:
+                trace.reentrant += 1
+            return self.original(*args, **kwargs)
+        if trace is not None and trace.reentrant:
+            return self.unkeyed(args, kwargs)
         entered = _perf_counter_ns()
         before = local.overhead
-        try:
-            return self.checked(args, kwargs)
-        finally:
-            account(local, entered, before)
-
-    def checked(self, args, kwargs):
-        """The call, past the shadow: a would-be hit is compared with it."""
-        __tracebackhide__ = True  # noqa: F841 - read by pytest
         shadow = self.shadow
-        local = LOCAL
-        keying, local.keying = local.keying, self
         try:
-            found = shadow.quietly(shadow.lookup, args, kwargs)
-        finally:
-            local.keying = keying
-        key, entry = found if found is not None else (None, None)
-        number = None
-        if key is not None and self.trace is not None:
-            number = self.trace.number(hash(key))  # computed once by _make_key's key
-        if shadow.inside_hit:
-            return self.timed(args, kwargs, number)
-        if entry is None:
-            value = self.timed(args, kwargs, number)
-            if key is not None:
-                shadow.quietly(shadow.remember, key, args, kwargs, value)
-            return value
-        checked = shadow.quietly(shadow.hit, key)
-        shadow.inside_hit += 1
-        try:
-            fresh = self.timed(args, kwargs, number)
-        except Exception as e:
+            # The key: functools._make_key's, or one equal to it that hashes the same
+            # (the arguments' tuple where _make_key wraps it in a _HashedSeq, a list
+            # caching the tuple's hash: no wrapper's frame per call). Hashing it and
+            # looking it up runs the program's __hash__ and __eq__, which is the probe's
+            # work, and calls this function again only where lru_cache would recurse
+            # (noted above).
+            keying = local.keying
+            local.keying = self
+            local.busy += 1
+            try:
+                if kwargs or self.typed:
+                    key = _make_key(args, kwargs, self.typed)
+                elif len(args) == 1 and type(args[0]) in _FAST_TYPES:
+                    key = args[0]
+                else:
+                    key = args
+                hashed = hash(key)
+                entry = None if shadow is None else shadow.find(key, hashed)
+            except TypeError:
+                key = entry = None  # lru_cache would raise TypeError: the suite sees it
+            except Exception as e:
+                if shadow is not None:
+                    shadow.failed(e)
+                key = entry = None
+            finally:
+                local.busy -= 1
+                local.keying = keying
+            number = None
+            if trace is not None and key is not None:
+                numbers = trace.numbers  # numbered in the order of first use
+                number = numbers.get(hashed)
+                if number is None:
+                    number = numbers[hashed] = len(numbers)
+            if shadow is None or shadow.inside_hit:
+                return self.timed(args, kwargs, number)
+            if entry is None:
+                value = self.timed(args, kwargs, number)
+                if key is not None and shadow.maxsize != 0:
+                    local.busy += 1
+                    try:
+                        shadow.remember(key, hashed, args, kwargs, value)
+                    except Exception as e:
+                        shadow.failed(e)
+                    finally:
+                        local.busy -= 1
+                return value
+            checked = shadow.hit(entry)
+            shadow.inside_hit += 1
+            try:
+                fresh = self.timed(args, kwargs, number)
+            except Exception as e:
+                shadow.inside_hit -= 1
+                if checked:
+                    shadow.after_hit(entry, args, kwargs, e, True, True)
+                raise
             shadow.inside_hit -= 1
-            if checked:
-                shadow.quietly(shadow.check, entry, args, kwargs, e, True)
-            raise
-        shadow.inside_hit -= 1
-        if checked:
-            shadow.quietly(shadow.check, entry, args, kwargs, fresh, False)
-        shadow.quietly(entry.hand_out, fresh)
-        return fresh
+            cached = entry.value
+            kind = type(fresh)
+            if (
+                checked
+                and entry.handed is None
+                and (cached is fresh or (type(cached) is kind and kind in _ATOM_TYPES and cached == fresh))
+            ):
+                # Equal atoms (what ``check`` finds without its frames): nothing handed
+                # out to watch, none to check, and their == runs none of the program.
+                shadow.verified += 1
+            else:
+                shadow.after_hit(entry, args, kwargs, fresh, False, checked)
+            return fresh
+        finally:
+            if trace is not None:
+                # Everything but the function's own time (set by ``timed``) is the
+                # probe's, taken out of the time of the traced call this one is inside.
+                local.overhead = before + (_perf_counter_ns() - entered) - local.own
 
 
 def recorder(observe, original, tid, target, checks, trace):
-    """The recorder of one swapped function: with ``checks`` (the run's setting) a
-    ShadowRecorder, else with a ``trace`` a TraceRecorder, else a plain Recorder."""
-    if checks is None:
-        if trace is None:
-            return Recorder(observe, original, tid)
-        return TraceRecorder(observe, original, tid, trace)
-    maxsize = target.get("maxsize")
-    maxsize = maxsize if isinstance(maxsize, int) and not isinstance(maxsize, bool) else None
-    shadow = Shadow(tid, bool(target.get("typed", False)), maxsize, checks[0], checks[1])
-    _SHADOWS.setdefault(tid, []).append(shadow)
-    return ShadowRecorder(observe, original, tid, trace, shadow)
+    """The recorder of one swapped function: a KeyedRecorder when the run checks hits
+    (``checks``, its setting: the recorder gets a Shadow) or traces keys (``trace``),
+    else a plain Recorder."""
+    if checks is None and trace is None:
+        return Recorder(observe, original, tid)
+    typed = bool(target.get("typed", False))
+    shadow = None
+    if checks is not None:
+        maxsize = target.get("maxsize")
+        maxsize = maxsize if isinstance(maxsize, int) and not isinstance(maxsize, bool) else None
+        shadow = Shadow(tid, maxsize, checks[0], checks[1])
+        _SHADOWS.setdefault(tid, []).append(shadow)
+    return KeyedRecorder(observe, original, tid, trace, shadow, typed)
 
 
 def add_alias(recorder, tid):

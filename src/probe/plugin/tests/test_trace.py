@@ -134,6 +134,7 @@ def test_nested():
 
 def test_reentrant():
     assert traced.Point(3).x == 3
+    assert traced.Point(4).x == 4
 
 
 def test_many_calls():
@@ -202,7 +203,7 @@ def test_each_call_is_traced_with_its_key_as_lru_cache_builds_it(tmp_path):
     found = traces(project, doc)
     fields, ids, times = found["square"]
     assert ids == [0, 1, 0, 2, 1]
-    assert fields == {"file": fields["file"], "calls": 5, "unhashable": 0, "keys": 3, "reentrant": 0}
+    assert fields == {"file": fields["file"], "calls": 5, "unhashable": 0, "keys": 3, "reentrant": 0, "unkeyed": 0}
     assert len(times) == 5 and all(isinstance(t, int) and t > 0 for t in times)
     # scale(3), scale(3, 2), scale(3, factor=2), scale(x=3): lru_cache keys positional and
     # keyword arguments apart, and does not fill in defaults.
@@ -259,7 +260,12 @@ def test_a_key_whose_hash_calls_the_function_again_is_counted_reentrant(tmp_path
         (doc,) = run_traced(project, **env)
         found = traces(project, doc)
         fields, ids, _ = found["Point.x"]
-        assert (fields["calls"], fields["reentrant"], ids) == (1, 1, [0]), env
+        # The first call's key is traced; once it is condemned, the next call is only
+        # counted, its key neither built nor hashed.
+        counts = (fields["calls"], fields["reentrant"], fields["unkeyed"], ids)
+        assert counts == (2, 1, 1, [0]), env
+        calls = doc["test_calls"]["tests/test_traced.py::test_reentrant"]
+        assert calls["shop.traced:Point.x"][0] == 2, "both calls are in the call map"
         assert found["square"][0]["reentrant"] == 0
 
 

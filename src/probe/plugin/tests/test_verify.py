@@ -156,6 +156,34 @@ def test_unchanged_sees_changes_without_copying(probe_mod):
     assert Versioned.copies == 0  # the copy taken once, by freeze, is all it needs
 
 
+class Point(object):
+    """A value object: __eq__ and __hash__ of its own, so taken not to change."""
+
+    def __init__(self, x, extra=None):
+        self.x = x
+        self.extra = extra
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and other.x == self.x
+
+    def __hash__(self):
+        return hash((self.x, self.extra))
+
+
+def test_a_value_object_needs_no_snapshot_and_is_its_own(probe_mod):
+    needs_snapshot, freeze = probe_mod._compare.needs_snapshot, probe_mod._compare.freeze
+    point = Point(1)
+    assert not needs_snapshot(point) and not needs_snapshot((point, "a"))
+    assert freeze([point]) == (list, (point,)), "held as itself, no deep copy"
+    assert probe_mod._compare.unchanged(freeze([point]), [point]) == "equal"
+    # Not value objects: __eq__ without __hash__ (Versioned), identity equality (Plain),
+    # or a hash that fails on what the object holds.
+    assert needs_snapshot(Versioned([1])) and needs_snapshot(Plain(1))
+    assert needs_snapshot(Point(1, extra=[2]))
+    snapshot = freeze([Point(1, extra=[2])])
+    assert snapshot[1][0][1] == "copy", "one that does not hash is copied"
+
+
 # ---- observed runs with checks --------------------------------------------- #
 
 CHECKED_MODULE = """\
