@@ -3,9 +3,13 @@
     python3 benches/probe_real.py --python-bin BIN --project DIR --plan PLAN.json \
         [--runs 3] [--instructions] [--env KEY=VALUE]... -- pytest-args...
 
-Runs ``BIN/python -m pytest ARGS`` in DIR three ways, interleaved, --runs times each:
+Runs ``BIN/python -m pytest ARGS`` in DIR four ways, interleaved, --runs times each:
 
   * ``plain``: the suite alone;
+  * ``floor``: the probe's code swap on every target with a recorder that only calls the
+    function (a copy of the package whose ``Recorder.call`` is a pass-through, made here):
+    the least any observer of every call that runs Python per call can cost, the price of
+    one more frame per call;
   * ``probe``: with the probe observing the targets, as `cachescan apply` loads it (a copy
     of the cachescan_probe package on PYTHONPATH, ``PYTEST_ADDOPTS=-p cachescan_probe``,
     ``CACHESCAN_PROBE_OBSERVE=1``);
@@ -36,9 +40,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "..", "src", "probe", "plugin", "cachescan_probe")
-SIDES = ("plain", "probe", "baseline")
+SIDES = ("plain", "floor", "probe", "baseline")
 TARGETS_VERSION = 1  # src/probe/protocol.rs, INPUT_VERSION
 ERRORS = set()  # the probe's "error" values, cut short
+FLOOR_MARK = "CACHESCAN_BENCH_FLOOR"  # set in the floor side's environment
 
 
 def write_targets(plan_path, path):
@@ -85,7 +90,32 @@ def environments(workdir, python_bin, targets, extra, package):
         CACHESCAN_PROBE_TARGETS=targets,
     )
     baseline = dict(probe, CACHESCAN_PROBE_VERIFY="1", CACHESCAN_PROBE_TRACE="1")
-    return {"plain": plain, "probe": probe, "baseline": baseline}
+    floor_dir = os.path.join(workdir, "floor")
+    shutil.copytree(package, os.path.join(floor_dir, "cachescan_probe"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    pass_through(os.path.join(floor_dir, "cachescan_probe", "_swap.py"))
+    floor = dict(probe, PYTHONPATH=floor_dir + (os.pathsep + existing if existing else ""))
+    floor[FLOOR_MARK] = "1"  # read by this script only
+    return {"plain": plain, "floor": floor, "probe": probe, "baseline": baseline}
+
+
+# The first lines of Recorder.call in _swap.py, and what the floor side puts before them.
+RECORDER_CALL = "    def call(self, args, kwargs):\n"
+PASS_THROUGH = (
+    "    def call(self, args, kwargs):\n"
+    "        return self.original(*args, **kwargs)\n\n"
+    "    def counted_call(self, args, kwargs):\n"
+)
+
+
+def pass_through(path):
+    """Make the copy's Recorder.call a pass-through (its counting renamed away)."""
+    with open(path, encoding="utf-8") as handle:
+        source = handle.read()
+    if source.count(RECORDER_CALL) != 1:
+        sys.exit("%s: Recorder.call not found once; update benches/probe_real.py" % path)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(source.replace(RECORDER_CALL, PASS_THROUGH))
 
 
 def fresh_out(env):
@@ -109,7 +139,7 @@ def run(command, cwd, env):
     if completed.returncode not in (0, 1):  # 1: some tests failed, as they may
         sys.exit("%s exited %d:\n%s" % (" ".join(command), completed.returncode, completed.stdout[-3000:]))
     if out:
-        check_probe_files(out, env.get("CACHESCAN_PROBE_VERIFY") == "1")
+        check_probe_files(out, env.get("CACHESCAN_PROBE_VERIFY") == "1", FLOOR_MARK not in env)
     return elapsed, cpu
 
 
@@ -122,7 +152,7 @@ def instructions(command, cwd, env):
         cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     if out:
-        check_probe_files(out, env.get("CACHESCAN_PROBE_VERIFY") == "1")
+        check_probe_files(out, env.get("CACHESCAN_PROBE_VERIFY") == "1", FLOOR_MARK not in env)
     total = None
     for line in completed.stderr.splitlines():
         if "I   refs:" in line or "I refs:" in line:
@@ -132,8 +162,9 @@ def instructions(command, cwd, env):
     return total
 
 
-def check_probe_files(out, verifying):
-    """The probe ran and observed: one file, no error, some calls seen (and checked)."""
+def check_probe_files(out, verifying, counting):
+    """The probe ran and observed: one file, no error, some calls seen (and checked); on
+    the floor side (not ``counting``), some targets swapped."""
     names = [name for name in os.listdir(out) if name.startswith("probe-")]
     if len(names) != 1:
         sys.exit("expected one probe file in %s, found %r" % (out, names))
@@ -143,6 +174,10 @@ def check_probe_files(out, verifying):
         # Errors the probe records (a check that raised: a key whose hash raises, as
         # the suite's own call then does) are output, not a broken run; they are shown.
         ERRORS.add(data["error"][:300])
+    if not counting:
+        if not any(target.get("observer") == "code-swap" for target in data["targets"]):
+            sys.exit("the floor side swapped no target's code")
+        return
     if not any(target.get("observed_calls") for target in data["targets"]):
         sys.exit("the probe observed no call of any target")
     if verifying and not any(target.get("verify") for target in data["targets"]):
