@@ -309,6 +309,22 @@ def _kind(entry, args, kwargs):
     return KIND_FRESH_DIFFERS
 
 
+# Atoms whose ``==`` answers what ``compare`` does (not float: NaN equals NaN there).
+_EXACT_ATOMS = frozenset((int, str, bytes, bool, type(None)))
+
+
+def _equal_atoms(cached, fresh):
+    """Whether two tuples hold equal atoms of the same types, pairwise: ``compare``
+    would answer EQUAL, and neither can change. False also when it cannot tell."""
+    if len(cached) != len(fresh):
+        return False
+    for a, b in zip(cached, fresh):
+        kind = type(a)
+        if kind is not type(b) or kind not in _EXACT_ATOMS or a != b:
+            return False
+    return True
+
+
 # functools._make_key's "fasttypes": a lone positional argument of these is its own key.
 _FAST_TYPES = frozenset((int, str))
 _make_key = functools._make_key
@@ -410,10 +426,15 @@ class KeyedRecorder(TraceRecorder):
             if (
                 checked
                 and entry.handed is None
-                and (cached is fresh or (type(cached) is kind and kind in _ATOM_TYPES and cached == fresh))
+                and (
+                    cached is fresh
+                    or (type(cached) is kind and kind in _ATOM_TYPES and cached == fresh)
+                    or (kind is tuple and type(cached) is tuple and _equal_atoms(cached, fresh))
+                )
             ):
-                # Equal atoms (what ``check`` finds without its frames): nothing handed
-                # out to watch, none to check, and their == runs none of the program.
+                # Equal atoms, or tuples of them (what ``check`` finds, without its
+                # frames): nothing handed out to watch, none to check, and their == runs
+                # none of the program.
                 shadow.verified += 1
             else:
                 shadow.after_hit(entry, args, kwargs, fresh, False, checked)
