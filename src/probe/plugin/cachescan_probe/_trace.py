@@ -33,7 +33,6 @@ call's time, so a caller of observed functions does not look slower than it is.
 """
 
 import array
-import functools
 import os
 import struct
 import threading
